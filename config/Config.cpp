@@ -6,11 +6,25 @@ const std::vector<std::string_view>& cc_controls() {
   // The continuous or switchable controls of [sampling] and [engine], plus
   // tempo and the momentary actions. A CC value 0..127 is mapped onto each
   // control's range by the live engine.
-  static const std::vector<std::string_view> kControls{
-      "temperature", "top_k",   "top_p",          "repetition_penalty", "density",      "velocity_scale",
-      "pitch_min",   "pitch_max", "key",          "scale",              "mode",         "fallback",
-      "gap_beats",   "response_beats", "latency_budget_ms", "tempo",    "mute",         "reset",
-      "panic"};
+  static const std::vector<std::string_view> kControls{"temperature",
+                                                       "top_k",
+                                                       "top_p",
+                                                       "repetition_penalty",
+                                                       "density",
+                                                       "velocity_scale",
+                                                       "pitch_min",
+                                                       "pitch_max",
+                                                       "key",
+                                                       "scale",
+                                                       "mode",
+                                                       "fallback",
+                                                       "gap_beats",
+                                                       "response_beats",
+                                                       "latency_budget_ms",
+                                                       "tempo",
+                                                       "mute",
+                                                       "reset",
+                                                       "panic"};
   return kControls;
 }
 

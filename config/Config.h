@@ -28,9 +28,9 @@ enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kCritical, kOff };
 template <class E>
 struct EnumNames;
 
-#define NEXTBEAT_ENUM_NAMES(E, ...)                                                      \
-  template <>                                                                            \
-  struct EnumNames<E> {                                                                  \
+#define NEXTBEAT_ENUM_NAMES(E, ...)                                                              \
+  template <>                                                                                    \
+  struct EnumNames<E> {                                                                          \
     static constexpr auto kNames = std::to_array<std::pair<E, std::string_view>>({__VA_ARGS__}); \
   }
 
@@ -179,8 +179,8 @@ struct ConfigIssue {
   std::string source;  // file path, or "-o key=value" for an override
   int line = 0;        // 1-based; 0 when unknown (e.g. the file cannot be read)
   int column = 0;
-  std::string key;      // "sampling.temperature"; empty for syntax errors
-  std::string message;  // what is wrong and what is allowed
+  std::string key;                // "sampling.temperature"; empty for syntax errors
+  std::string message;            // what is wrong and what is allowed
   std::string to_string() const;  // "file:line:col: key: message"
 };
 

@@ -101,8 +101,8 @@ class Loader {
       }
       const auto* table = node.as_table();
       if (table == nullptr) {
-        report(node.source(), std::string(section), "expected a table ([" + std::string(section) + "]), got " +
-                                                        detail::describe_node(node));
+        report(node.source(), std::string(section),
+               "expected a table ([" + std::string(section) + "]), got " + detail::describe_node(node));
         continue;
       }
       if (section == "cc") {
@@ -223,8 +223,7 @@ class Loader {
       for (auto it = config_.cc.begin(); it != config_.cc.end();) {
         if (it->second == number && it->first != control) {
           if (user_cc_.contains(it->first)) {
-            report(node.source(), path,
-                   "CC " + std::to_string(number) + " is already bound to '" + it->first + "'");
+            report(node.source(), path, "CC " + std::to_string(number) + " is already bound to '" + it->first + "'");
             conflict = true;
             break;
           }
@@ -255,7 +254,8 @@ class Loader {
   static std::string unknown_key_message(std::string_view section, std::string_view key) {
     std::string message = "unknown key '" + std::string(key) + "' in [" + std::string(section) + "]";
     const auto keys = keys_of(section);
-    if (const auto near = closest(key, keys); !near.empty()) return message + "; did you mean '" + std::string(near) + "'?";
+    if (const auto near = closest(key, keys); !near.empty())
+      return message + "; did you mean '" + std::string(near) + "'?";
     for (const auto& f : detail::schema()) {
       if (f.key == key) return message + "; '" + std::string(key) + "' belongs in [" + std::string(f.section) + "]";
     }
@@ -286,7 +286,7 @@ class Loader {
   bool with_positions_ = true;
   std::vector<ConfigIssue> issues_;
   std::map<std::string, Location, std::less<>> set_at_;  // where each key was last set
-  std::set<std::string, std::less<>> user_cc_;             // [cc] controls set by the user
+  std::set<std::string, std::less<>> user_cc_;           // [cc] controls set by the user
 };
 
 }  // namespace
@@ -324,8 +324,7 @@ Config load_config_file(const std::filesystem::path& path, std::span<const std::
   }
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad())
-    throw ConfigError({{.source = path.string(), .message = "cannot read the config: read error"}});
+  if (in.bad()) throw ConfigError({{.source = path.string(), .message = "cannot read the config: read error"}});
   return load_config_string(text.str(), path.string(), overrides);
 }
 

@@ -51,115 +51,120 @@ class SectionBuilder {
   SectionBuilder& integer(std::string_view key, T S::*member, T lo, T hi) {
     static_assert(std::is_integral_v<T>);
     std::string allowed = "an integer in " + std::to_string(lo) + ".." + std::to_string(hi);
-    return add(key, allowed,
-               [=, sec = section_](const toml::node& node, Config& c) -> std::string {
-                 const auto* v = node.as_integer();
-                 if (v == nullptr) return "expected " + allowed + ", got " + describe_node(node);
-                 const std::int64_t x = v->get();
-                 if (x < lo || x > hi) return "expected " + allowed + ", got " + std::to_string(x);
-                 (c.*sec).*member = static_cast<T>(x);
-                 return {};
-               },
-               [sec = section_, member](const Config& c) { return std::to_string((c.*sec).*member); });
+    return add(
+        key, allowed,
+        [=, sec = section_](const toml::node& node, Config& c) -> std::string {
+          const auto* v = node.as_integer();
+          if (v == nullptr) return "expected " + allowed + ", got " + describe_node(node);
+          const std::int64_t x = v->get();
+          if (x < lo || x > hi) return "expected " + allowed + ", got " + std::to_string(x);
+          (c.*sec).*member = static_cast<T>(x);
+          return {};
+        },
+        [sec = section_, member](const Config& c) { return std::to_string((c.*sec).*member); });
   }
 
   SectionBuilder& number(std::string_view key, double S::*member, double lo, double hi) {
     std::string allowed = "a number in " + format_bound(lo) + ".." + format_bound(hi);
-    return add(key, allowed,
-               [=, sec = section_](const toml::node& node, Config& c) -> std::string {
-                 if (!node.is_number()) return "expected " + allowed + ", got " + describe_node(node);
-                 const double x = node.value<double>().value_or(std::nan(""));
-                 if (!(x >= lo && x <= hi)) return "expected " + allowed + ", got " + describe_node(node);
-                 (c.*sec).*member = x;
-                 return {};
-               },
-               [sec = section_, member](const Config& c) { return format_number((c.*sec).*member); });
+    return add(
+        key, allowed,
+        [=, sec = section_](const toml::node& node, Config& c) -> std::string {
+          if (!node.is_number()) return "expected " + allowed + ", got " + describe_node(node);
+          const double x = node.value<double>().value_or(std::nan(""));
+          if (!(x >= lo && x <= hi)) return "expected " + allowed + ", got " + describe_node(node);
+          (c.*sec).*member = x;
+          return {};
+        },
+        [sec = section_, member](const Config& c) { return format_number((c.*sec).*member); });
   }
 
   SectionBuilder& boolean(std::string_view key, bool S::*member) {
     std::string allowed = "true or false";
-    return add(key, allowed,
-               [=, sec = section_](const toml::node& node, Config& c) -> std::string {
-                 const auto* v = node.as_boolean();
-                 if (v == nullptr) return "expected " + allowed + ", got " + describe_node(node);
-                 (c.*sec).*member = v->get();
-                 return {};
-               },
-               [sec = section_, member](const Config& c) { return std::string((c.*sec).*member ? "true" : "false"); });
+    return add(
+        key, allowed,
+        [=, sec = section_](const toml::node& node, Config& c) -> std::string {
+          const auto* v = node.as_boolean();
+          if (v == nullptr) return "expected " + allowed + ", got " + describe_node(node);
+          (c.*sec).*member = v->get();
+          return {};
+        },
+        [sec = section_, member](const Config& c) { return std::string((c.*sec).*member ? "true" : "false"); });
   }
 
   template <class E>
   SectionBuilder& choice(std::string_view key, E S::*member) {
     std::string allowed = "one of " + enum_choices<E>();
-    return add(key, allowed,
-               [=, sec = section_](const toml::node& node, Config& c) -> std::string {
-                 const auto* v = node.as_string();
-                 const auto parsed = v != nullptr ? enum_from_name<E>(v->get()) : std::nullopt;
-                 if (!parsed) return "expected " + allowed + ", got " + describe_node(node);
-                 (c.*sec).*member = *parsed;
-                 return {};
-               },
-               [sec = section_, member](const Config& c) { return toml_quote(enum_name((c.*sec).*member)); });
+    return add(
+        key, allowed,
+        [=, sec = section_](const toml::node& node, Config& c) -> std::string {
+          const auto* v = node.as_string();
+          const auto parsed = v != nullptr ? enum_from_name<E>(v->get()) : std::nullopt;
+          if (!parsed) return "expected " + allowed + ", got " + describe_node(node);
+          (c.*sec).*member = *parsed;
+          return {};
+        },
+        [sec = section_, member](const Config& c) { return toml_quote(enum_name((c.*sec).*member)); });
   }
 
   SectionBuilder& string(std::string_view key, std::string S::*member, std::string allowed, StringCheck check) {
-    return add(key, allowed,
-               [=, sec = section_](const toml::node& node, Config& c) -> std::string {
-                 const auto* v = node.as_string();
-                 if (v == nullptr || (check != nullptr && !check(v->get())))
-                   return "expected " + allowed + ", got " + describe_node(node);
-                 (c.*sec).*member = v->get();
-                 return {};
-               },
-               [sec = section_, member](const Config& c) { return toml_quote((c.*sec).*member); });
+    return add(
+        key, allowed,
+        [=, sec = section_](const toml::node& node, Config& c) -> std::string {
+          const auto* v = node.as_string();
+          if (v == nullptr || (check != nullptr && !check(v->get())))
+            return "expected " + allowed + ", got " + describe_node(node);
+          (c.*sec).*member = v->get();
+          return {};
+        },
+        [sec = section_, member](const Config& c) { return toml_quote((c.*sec).*member); });
   }
 
   SectionBuilder& string_list(std::string_view key, std::vector<std::string> S::*member, std::string allowed,
                               StringCheck check) {
-    return add(key, allowed,
-               [=, sec = section_](const toml::node& node, Config& c) -> std::string {
-                 const auto* arr = node.as_array();
-                 if (arr == nullptr) return "expected " + allowed + ", got " + describe_node(node);
-                 std::vector<std::string> items;
-                 for (std::size_t i = 0; i < arr->size(); ++i) {
-                   const auto* v = (*arr)[i].as_string();
-                   if (v == nullptr || (check != nullptr && !check(v->get())))
-                     return "expected " + allowed + ", got " + describe_node((*arr)[i]) + " as item " +
-                            std::to_string(i + 1);
-                   items.push_back(v->get());
-                 }
-                 (c.*sec).*member = std::move(items);
-                 return {};
-               },
-               [sec = section_, member](const Config& c) {
-                 std::string out = "[";
-                 for (const auto& item : (c.*sec).*member) out += (out.size() > 1 ? ", " : "") + toml_quote(item);
-                 return out + "]";
-               });
+    return add(
+        key, allowed,
+        [=, sec = section_](const toml::node& node, Config& c) -> std::string {
+          const auto* arr = node.as_array();
+          if (arr == nullptr) return "expected " + allowed + ", got " + describe_node(node);
+          std::vector<std::string> items;
+          for (std::size_t i = 0; i < arr->size(); ++i) {
+            const auto* v = (*arr)[i].as_string();
+            if (v == nullptr || (check != nullptr && !check(v->get())))
+              return "expected " + allowed + ", got " + describe_node((*arr)[i]) + " as item " + std::to_string(i + 1);
+            items.push_back(v->get());
+          }
+          (c.*sec).*member = std::move(items);
+          return {};
+        },
+        [sec = section_, member](const Config& c) {
+          std::string out = "[";
+          for (const auto& item : (c.*sec).*member) out += (out.size() > 1 ? ", " : "") + toml_quote(item);
+          return out + "]";
+        });
   }
 
   SectionBuilder& int_list(std::string_view key, std::vector<int> S::*member, int lo, int hi) {
     std::string allowed = "a list of integers in " + std::to_string(lo) + ".." + std::to_string(hi);
-    return add(key, allowed,
-               [=, sec = section_](const toml::node& node, Config& c) -> std::string {
-                 const auto* arr = node.as_array();
-                 if (arr == nullptr) return "expected " + allowed + ", got " + describe_node(node);
-                 std::vector<int> items;
-                 for (std::size_t i = 0; i < arr->size(); ++i) {
-                   const auto* v = (*arr)[i].as_integer();
-                   if (v == nullptr || v->get() < lo || v->get() > hi)
-                     return "expected " + allowed + ", got " + describe_node((*arr)[i]) + " as item " +
-                            std::to_string(i + 1);
-                   items.push_back(static_cast<int>(v->get()));
-                 }
-                 (c.*sec).*member = std::move(items);
-                 return {};
-               },
-               [sec = section_, member](const Config& c) {
-                 std::string out = "[";
-                 for (int item : (c.*sec).*member) out += (out.size() > 1 ? ", " : "") + std::to_string(item);
-                 return out + "]";
-               });
+    return add(
+        key, allowed,
+        [=, sec = section_](const toml::node& node, Config& c) -> std::string {
+          const auto* arr = node.as_array();
+          if (arr == nullptr) return "expected " + allowed + ", got " + describe_node(node);
+          std::vector<int> items;
+          for (std::size_t i = 0; i < arr->size(); ++i) {
+            const auto* v = (*arr)[i].as_integer();
+            if (v == nullptr || v->get() < lo || v->get() > hi)
+              return "expected " + allowed + ", got " + describe_node((*arr)[i]) + " as item " + std::to_string(i + 1);
+            items.push_back(static_cast<int>(v->get()));
+          }
+          (c.*sec).*member = std::move(items);
+          return {};
+        },
+        [sec = section_, member](const Config& c) {
+          std::string out = "[";
+          for (int item : (c.*sec).*member) out += (out.size() > 1 ? ", " : "") + std::to_string(item);
+          return out + "]";
+        });
   }
 
  private:
@@ -286,11 +291,21 @@ std::string toml_quote(std::string_view text) {
   std::string out = "\"";
   for (const char ch : text) {
     switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
           char buf[8];
@@ -306,16 +321,26 @@ std::string toml_quote(std::string_view text) {
 
 std::string describe_node(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "the string " + toml_quote(node.as_string()->get());
-    case toml::node_type::integer: return std::to_string(node.as_integer()->get());
-    case toml::node_type::floating_point: return format_number(node.as_floating_point()->get());
-    case toml::node_type::boolean: return node.as_boolean()->get() ? "true" : "false";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
+    case toml::node_type::string:
+      return "the string " + toml_quote(node.as_string()->get());
+    case toml::node_type::integer:
+      return std::to_string(node.as_integer()->get());
+    case toml::node_type::floating_point:
+      return format_number(node.as_floating_point()->get());
+    case toml::node_type::boolean:
+      return node.as_boolean()->get() ? "true" : "false";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
   }
 }
 

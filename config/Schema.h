@@ -35,8 +35,7 @@ const std::vector<std::string_view>& section_names();
 // Checks that span several keys (pitch_min <= pitch_max, ...). Each returned
 // issue names the key it should be reported at, preferring one the user set
 // (was_set("sampling.pitch_max")); the caller fills in source and position.
-std::vector<ConfigIssue> cross_field_issues(const Config& config,
-                                            const std::function<bool(std::string_view)>& was_set);
+std::vector<ConfigIssue> cross_field_issues(const Config& config, const std::function<bool(std::string_view)>& was_set);
 
 // TOML text for a string: a basic string with escapes.
 std::string toml_quote(std::string_view text);

@@ -74,9 +74,8 @@ TEST_CASE("every malformed config is rejected with its line, column, key and wha
 }
 
 TEST_CASE("all the issues in a file are reported, not only the first", "[unit][config]") {
-  const auto issues = issues_of([] {
-    load_config_string("[sampling]\ntemperature = -1\ntop_k = \"many\"\n[midi]\nchanel = 2\n", "three.toml");
-  });
+  const auto issues = issues_of(
+      [] { load_config_string("[sampling]\ntemperature = -1\ntop_k = \"many\"\n[midi]\nchanel = 2\n", "three.toml"); });
   REQUIRE(issues.size() == 3);
   CHECK(issues[0].key == "sampling.temperature");
   CHECK(issues[0].line == 2);
@@ -142,8 +141,12 @@ TEST_CASE("every key of the non-defaults file is read", "[unit][config]") {
 }
 
 TEST_CASE("command-line overrides are applied over the file and checked the same way", "[unit][config]") {
-  const std::vector<std::string> ok{"sampling.temperature=0.8", "midi.output=Keystation 49", "engine.mode=accompany",
-                                    "midi.input_channels=[2, 3]", "cc.top_k = 30", "osc.enabled=false"};
+  const std::vector<std::string> ok{"sampling.temperature=0.8",
+                                    "midi.output=Keystation 49",
+                                    "engine.mode=accompany",
+                                    "midi.input_channels=[2, 3]",
+                                    "cc.top_k = 30",
+                                    "osc.enabled=false"};
   const Config c = load_config_file(kData / "config" / "good" / "minimal.toml", ok);
   CHECK(c.sampling.temperature == 0.8);
   CHECK(c.midi.output == "Keystation 49");  // a bare word is a string

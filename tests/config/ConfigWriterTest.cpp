@@ -13,7 +13,8 @@ using nextbeat::config::to_toml;
 
 TEST_CASE("the printed config reads back to an equal config", "[unit][config]") {
   const fs::path good = fs::path(NEXTBEAT_TEST_DATA) / "config" / "good";
-  for (const auto& file : {good / "non-defaults.toml", good / "minimal.toml", fs::path(NEXTBEAT_DEFAULT_CONFIG_SOURCE)}) {
+  for (const auto& file :
+       {good / "non-defaults.toml", good / "minimal.toml", fs::path(NEXTBEAT_DEFAULT_CONFIG_SOURCE)}) {
     SECTION(file.filename().string()) {
       const Config config = load_config_file(file);
       const std::string printed = to_toml(config);
