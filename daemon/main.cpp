@@ -1,0 +1,69 @@
+// nextbeat: one binary, one subcommand per job (DESIGN.md "One binary").
+// Subcommands that are not built yet are absent, not stubs.
+#include <cstdlib>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include "config/Config.h"
+#include "daemon/Commands.h"
+#include "daemon/Logging.h"
+
+namespace {
+
+std::vector<std::string> log_level_names() {
+  std::vector<std::string> names;
+  names.reserve(nextbeat::config::EnumNames<nextbeat::config::LogLevel>::kNames.size());
+  for (const auto& [level, name] : nextbeat::config::EnumNames<nextbeat::config::LogLevel>::kNames)
+    names.emplace_back(name);
+  return names;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace nextbeat;
+  // Never let a JACK client in this process start a JACK server with
+  // settings of its own: a missing server is reported, not papered over.
+  setenv("JACK_NO_START_SERVER", "1", 0);
+
+  CLI::App app{"nextbeat: listens to a performer, predicts the next beat and plays it", "nextbeat"};
+  app.set_version_flag("--version", std::string("nextbeat ") + NEXTBEAT_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  std::optional<std::string> log_level;
+  app.add_option("--log-level", log_level,
+                 "trace | debug | info | warn | error | critical | off (overrides [log] level)")
+      ->check(CLI::IsMember(log_level_names()));
+
+  daemon::RunOptions run_options;
+  auto* run = app.add_subcommand("run", "Run the daemon (built-in default config if --config is not given)");
+  run->add_option("--config,-c", run_options.config_path, "Config file (TOML)")->check(CLI::ExistingFile);
+  run->add_option("-o,--override", run_options.overrides, "Override a key: -o sampling.temperature=0.8");
+
+  std::string config_path;
+  std::vector<std::string> check_overrides;
+  auto* check = app.add_subcommand("check-config", "Validate a config file and print the effective config as TOML");
+  check->add_option("file", config_path, "Config file (TOML)")->required();
+  check->add_option("-o,--override", check_overrides, "Override a key: -o sampling.temperature=0.8");
+
+  auto* devices = app.add_subcommand("devices", "List MIDI ports and audio devices for each compiled API");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  const auto level = log_level ? config::enum_from_name<config::LogLevel>(*log_level) : std::nullopt;
+  daemon::init_logging(level.value_or(config::LogLevel::kInfo));
+
+  if (run->parsed()) {
+    run_options.log_level = log_level;
+    return daemon::run_daemon(run_options);
+  }
+  if (check->parsed()) return daemon::run_check_config(config_path, check_overrides, std::cout, std::cerr);
+  if (devices->parsed()) return daemon::run_devices(std::cout);
+  return EXIT_FAILURE;
+}
