@@ -11,7 +11,8 @@ build=${NEXTBEAT_BUILD_DIR:-$root/build}
 "$root/scripts/build.sh"
 
 jack_pid=
-if ! JACK_NO_START_SERVER=1 jack_wait -c >/dev/null 2>&1 && [ ! -e /dev/snd/seq ]; then
+# jack_wait -c exits 0 either way; it prints "running" or "not running".
+if [ "$(JACK_NO_START_SERVER=1 jack_wait -c 2>/dev/null)" != running ] && [ ! -e /dev/snd/seq ]; then
   echo "run.sh: no sound card and no JACK server: starting 'jackd -d dummy'" >&2
   jackd --no-realtime -d dummy -r 48000 -p 256 >"${TMPDIR:-/tmp}/nextbeat-jackd.log" 2>&1 &
   jack_pid=$!
