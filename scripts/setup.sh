@@ -19,6 +19,8 @@ build_pkgs=(
   libcli11-dev            # command line
   libspdlog-dev           # leveled logging
   libsystemd-dev          # sd_notify / watchdog
+  nlohmann-json3-dev      # piano-roll JSON data, model-file headers, metrics
+  zlib1g-dev              # CRC-32 of model files
 )
 # Run time: a fast BLAS for LibTorch (the reference BLAS makes a step ~8x
 # slower), a General MIDI soundfont, and a JACK server for virtual ports.
