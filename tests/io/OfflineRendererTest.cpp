@@ -1,0 +1,259 @@
+#include "io/OfflineRenderer.h"
+
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <numbers>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace nextbeat::io;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kRate = 48000;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int serial = 0;
+    path = fs::temp_directory_path() /
+           ("nextbeat-rendertest-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+std::uint32_t u32_at(const std::vector<std::uint8_t>& bytes, std::size_t at) {
+  return bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | static_cast<std::uint32_t>(bytes[at + 3]) << 24;
+}
+std::uint16_t u16_at(const std::vector<std::uint8_t>& bytes, std::size_t at) {
+  return static_cast<std::uint16_t>(bytes[at] | bytes[at + 1] << 8);
+}
+
+struct Wav {
+  std::uint16_t format = 0, channels = 0, bits = 0, block_align = 0;
+  std::uint32_t rate = 0, byte_rate = 0;
+  std::vector<double> mono;  // (left + right) / 2, scaled to -1..1
+};
+
+// Reads the 44-byte header render_wav writes and checks the RIFF sizes.
+Wav read_wav(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  REQUIRE(bytes.size() >= 44);
+  REQUIRE(std::memcmp(bytes.data(), "RIFF", 4) == 0);
+  REQUIRE(std::memcmp(bytes.data() + 8, "WAVEfmt ", 8) == 0);
+  REQUIRE(std::memcmp(bytes.data() + 36, "data", 4) == 0);
+  CHECK(u32_at(bytes, 4) == bytes.size() - 8);
+  CHECK(u32_at(bytes, 16) == 16);
+  const std::uint32_t data_bytes = u32_at(bytes, 40);
+  REQUIRE(data_bytes == bytes.size() - 44);
+  Wav wav;
+  wav.format = u16_at(bytes, 20);
+  wav.channels = u16_at(bytes, 22);
+  wav.rate = u32_at(bytes, 24);
+  wav.byte_rate = u32_at(bytes, 28);
+  wav.block_align = u16_at(bytes, 32);
+  wav.bits = u16_at(bytes, 34);
+  REQUIRE(wav.channels == 2);
+  REQUIRE(wav.bits == 16);
+  for (std::size_t at = 44; at + 3 < bytes.size(); at += 4) {
+    const auto l = static_cast<std::int16_t>(u16_at(bytes, at));
+    const auto r = static_cast<std::int16_t>(u16_at(bytes, at + 2));
+    wav.mono.push_back((l + r) / 65534.0);
+  }
+  return wav;
+}
+
+double rms(const std::vector<double>& x, double from_s, double to_s) {
+  const auto begin = static_cast<std::size_t>(from_s * kRate), end = static_cast<std::size_t>(to_s * kRate);
+  double sum = 0;
+  for (std::size_t i = begin; i < end; ++i) sum += x[i] * x[i];
+  return std::sqrt(sum / static_cast<double>(end - begin));
+}
+
+// Goertzel power of one frequency over [from_s, to_s), Hann-windowed.
+double power_at(const std::vector<double>& x, double from_s, double to_s, double hz) {
+  const auto begin = static_cast<std::size_t>(from_s * kRate), end = static_cast<std::size_t>(to_s * kRate);
+  const double n = static_cast<double>(end - begin);
+  const double coefficient = 2 * std::cos(2 * std::numbers::pi * hz / kRate);
+  double s1 = 0, s2 = 0;
+  for (std::size_t i = begin; i < end; ++i) {
+    const double window = 0.5 - 0.5 * std::cos(2 * std::numbers::pi * static_cast<double>(i - begin) / n);
+    const double s0 = x[i] * window + coefficient * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return s1 * s1 + s2 * s2 - coefficient * s1 * s2;
+}
+
+double strongest_frequency(const std::vector<double>& x, double from_s, double to_s, double low_hz, double high_hz,
+                           double step_hz) {
+  double best_hz = low_hz, best_power = -1;
+  for (double hz = low_hz; hz <= high_hz; hz += step_hz) {
+    const double power = power_at(x, from_s, to_s, hz);
+    if (power > best_power) {
+      best_power = power;
+      best_hz = hz;
+    }
+  }
+  return best_hz;
+}
+
+// The first frame louder than -60 dB below the peak. Before a note the file is
+// digital silence, so this finds where the waveform begins; the piano's
+// attack then takes milliseconds to reach its peak, so a higher threshold
+// would measure the attack's shape rather than the start.
+std::size_t onset_frame(const std::vector<double>& x) {
+  double peak = 0;
+  for (double sample : x) peak = std::max(peak, std::abs(sample));
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (std::abs(x[i]) > 1e-3 * peak) return i;
+  }
+  return x.size();
+}
+
+}  // namespace
+
+TEST_CASE("render_wav: an A4 piano note, its header, level, pitch and onset", "[unit]") {
+  TempDir dir;
+  const fs::path path = dir.path / "a4.wav";
+  RenderOptions options;  // program 0, 48 kHz, tail 1 s
+  render_wav({RenderNote{69, 100, 0, 0.5, 1.5}}, path, options);
+  const Wav wav = read_wav(path);
+
+  CHECK(wav.format == 1);
+  CHECK(wav.rate == kRate);
+  CHECK(wav.byte_rate == kRate * 4);
+  CHECK(wav.block_align == 4);
+  CHECK(wav.mono.size() == static_cast<std::size_t>((1.5 + 1.0) * kRate));  // last end + tail
+
+  const double note_rms = rms(wav.mono, 0.55, 1.45);
+  CHECK(note_rms > 0.01);
+  CHECK(rms(wav.mono, 0.0, 0.49) < 1e-4);  // silence before the note
+  INFO("note RMS " << note_rms << ", last 0.2 s RMS " << rms(wav.mono, 2.3, 2.5));
+  CHECK(rms(wav.mono, 2.3, 2.5) < 0.05 * note_rms);  // the note-off was sent: the note has died away
+
+  // The fundamental, on a 2 Hz scan over 100..2000 Hz, then 0.25 Hz around it.
+  const double coarse = strongest_frequency(wav.mono, 0.6, 1.4, 100, 2000, 2);
+  const double fine = strongest_frequency(wav.mono, 0.6, 1.4, coarse - 2, coarse + 2, 0.25);
+  CHECK(fine == Approx(440).margin(2));
+
+  // Starts at 0.5 s = frame 24000, a multiple of FluidSynth's 64-frame block.
+  const std::size_t onset = onset_frame(wav.mono);
+  INFO("onset at frame " << onset);
+  CHECK(std::abs(static_cast<double>(onset) - 24000) <= 0.001 * kRate);
+}
+
+TEST_CASE("render_wav: starts between blocks land on the nearest block", "[unit]") {
+  TempDir dir;
+  // FluidSynth starts voices at 64-frame block boundaries, so a start is
+  // rounded to the nearest one: within 32 frames. Measured against the same
+  // note starting on a boundary, which has the same attack.
+  const auto onset_for = [&](int start_frame) {
+    const fs::path path = dir.path / ("start" + std::to_string(start_frame) + ".wav");
+    render_wav({RenderNote{69, 100, 0, start_frame / double(kRate), start_frame / double(kRate) + 0.3}}, path,
+               RenderOptions{.tail_s = 0.2});
+    return static_cast<double>(onset_frame(read_wav(path).mono));
+  };
+  const double reference = onset_for(12800) - 12800;  // the soundfont's own attack delay
+  INFO("attack delay " << reference << " frames");
+  CHECK(reference >= 0);
+  CHECK(reference < 48);
+  for (int offset : {1, 16, 31, 32, 33, 48, 63}) {
+    const double onset = onset_for(12800 + offset) - reference;
+    INFO("offset " << offset << ": onset " << onset << ", expected " << 12800 + offset);
+    CHECK(std::abs(onset - (12800 + offset)) <= 32);
+  }
+}
+
+TEST_CASE("render_wav: several notes, channels and the drum kit", "[unit]") {
+  TempDir dir;
+  const fs::path path = dir.path / "mix.wav";
+  std::vector<RenderNote> notes;
+  for (int i = 0; i < 8; ++i) notes.push_back({60 + 2 * i, 90, i % 2, i * 0.125, i * 0.125 + 0.25});
+  notes.push_back({36, 110, 9, 0.0, 0.1});  // kick
+  notes.push_back({64, 80, 0, 0.5, 0.5});   // zero length: still a blip
+  notes.push_back({64, 80, 0, 0.55, 0.7});  // the same key again
+  render_wav(notes, path, RenderOptions{.tail_s = 0.5});
+  const Wav wav = read_wav(path);
+  CHECK(wav.mono.size() == static_cast<std::size_t>((1.125 + 0.5) * kRate));
+  CHECK(rms(wav.mono, 0.0, 1.1) > 0.01);
+}
+
+TEST_CASE("render_wav: no notes give the tail's silence", "[unit]") {
+  TempDir dir;
+  const fs::path path = dir.path / "silence.wav";
+  render_wav({}, path, RenderOptions{.tail_s = 0.25});
+  const Wav wav = read_wav(path);
+  CHECK(wav.mono.size() == static_cast<std::size_t>(0.25 * kRate));
+  CHECK(rms(wav.mono, 0, 0.25) == 0);
+}
+
+TEST_CASE("render_wav: clear errors, and no file or temporary left", "[unit]") {
+  TempDir dir;
+  const fs::path path = dir.path / "out.wav";
+  const std::vector<RenderNote> one = {RenderNote{60, 100, 0, 0, 0.1}};
+
+  SECTION("a missing soundfont names the package") {
+    RenderOptions options;
+    options.soundfont = (dir.path / "missing.sf2").string();
+    try {
+      render_wav(one, path, options);
+      FAIL("no exception");
+    } catch (const std::runtime_error& error) {
+      CHECK_THAT(std::string(error.what()), Catch::Contains("missing.sf2"));
+      CHECK_THAT(std::string(error.what()), Catch::Contains("fluid-soundfont-gm"));
+    }
+  }
+  SECTION("a file that is not a soundfont") {
+    RenderOptions options;
+    options.soundfont = (dir.path / "not.sf2").string();
+    std::ofstream(options.soundfont) << "not a soundfont";
+    CHECK_THROWS_WITH(render_wav(one, path, options), Catch::Contains("cannot load soundfont"));
+  }
+  SECTION("an unwritable output names the path") {
+    const fs::path bad = dir.path / "no-such-dir" / "out.wav";
+    try {
+      render_wav(one, bad, {});
+      FAIL("no exception");
+    } catch (const std::runtime_error& error) {
+      CHECK_THAT(std::string(error.what()), Catch::Contains(bad.string()));
+      CHECK_THAT(std::string(error.what()), Catch::Contains("No such file or directory"));
+    }
+  }
+  SECTION("bad notes and options") {
+    CHECK_THROWS_AS(render_wav({RenderNote{128, 100, 0, 0, 1}}, path, {}), std::invalid_argument);
+    CHECK_THROWS_AS(render_wav({RenderNote{60, 0, 0, 0, 1}}, path, {}), std::invalid_argument);
+    CHECK_THROWS_AS(render_wav({RenderNote{60, 100, 16, 0, 1}}, path, {}), std::invalid_argument);
+    CHECK_THROWS_WITH(render_wav({RenderNote{60, 100, 0, 1, 0.5}}, path, {}), Catch::Contains("note 0"));
+    CHECK_THROWS_AS(render_wav({RenderNote{60, 100, 0, std::nan(""), 1}}, path, {}), std::invalid_argument);
+    CHECK_THROWS_AS(render_wav(one, path, RenderOptions{.sample_rate = 1000}), std::invalid_argument);
+  }
+  CHECK_FALSE(fs::exists(path));
+  for (const auto& entry : fs::directory_iterator(dir.path)) {
+    CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
+  }
+}
+
+TEST_CASE("render_wav replaces an existing file", "[unit]") {
+  TempDir dir;
+  const fs::path path = dir.path / "again.wav";
+  std::ofstream(path) << "old contents";
+  render_wav({}, path, RenderOptions{.tail_s = 0.1});
+  CHECK(read_wav(path).mono.size() == static_cast<std::size_t>(0.1 * kRate));
+}
