@@ -17,4 +17,17 @@ void Score::sort_notes() {
   });
 }
 
+double Score::seconds_at(double beat) const {
+  double seconds = 0;
+  double at = 0;
+  double bpm = tempo_map.empty() ? 120.0 : tempo_map.front().bpm;
+  for (const auto& change : tempo_map) {
+    if (change.beat >= beat) break;
+    seconds += (change.beat - at) * 60.0 / bpm;
+    at = change.beat;
+    bpm = change.bpm > 0 ? change.bpm : bpm;
+  }
+  return seconds + (beat - at) * 60.0 / bpm;
+}
+
 }  // namespace nextbeat::engine

@@ -12,12 +12,12 @@ namespace nextbeat::engine {
 constexpr int kDrumChannel = 9;  // MIDI channel 10, counted from 0
 
 struct Note {
-  int pitch = 60;         // 0..127
-  int velocity = 64;      // 1..127
-  int channel = 0;        // 0..15
-  int track = 0;          // track index in the source file
-  double start_beat = 0;  // quarter-note beats from the start of the file
-  double end_beat = 0;    // > start_beat
+  int pitch = 60;           // 0..127
+  int velocity = 64;        // 1..127
+  int channel = 0;          // 0..15
+  int track = 0;            // track index in the source file
+  double start_beat = 0;    // quarter-note beats from the start of the file
+  double end_beat = 0;      // > start_beat
   std::uint8_t source = 0;  // 0 = performer, 1 = nextbeat itself (live), or the track's role in training
   bool is_drum() const { return channel == kDrumChannel; }
   bool operator==(const Note&) const = default;
@@ -47,6 +47,8 @@ struct Score {
   double end_beat() const;
   // Sorts notes by (start_beat, pitch, channel); call after editing notes.
   void sort_notes();
+  // Seconds from the start at `beat`, through the tempo map (120 bpm without one).
+  double seconds_at(double beat) const;
 };
 
 }  // namespace nextbeat::engine

@@ -1,0 +1,207 @@
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "engine/Codec.h"
+#include "engine/EventCodec.h"
+#include "engine/LstmNet.h"
+#include "engine/Model.h"
+#include "engine/ModelFile.h"
+
+namespace fs = std::filesystem;
+using namespace nextbeat::engine;
+
+namespace {
+
+ModelSpec small_spec(CodecKind kind, HeadKind head) {
+  ModelSpec spec;
+  spec.codec.kind = kind;
+  spec.head = head;
+  spec.input_size = make_codec(spec.codec)->input_size();
+  spec.embed = 32;
+  spec.hidden = 48;
+  spec.layers = 2;
+  spec.dropout = 0.3;  // must not matter at inference
+  return spec;
+}
+
+EncodedSequence random_sequence(const ModelSpec& spec, std::size_t length, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  EncodedSequence s;
+  for (std::size_t i = 0; i < length; ++i) {
+    Step step;
+    if (spec.codec.kind == CodecKind::kEvents) {
+      step.token = static_cast<int>(rng() % static_cast<std::uint64_t>(spec.input_size));
+      step.beat_tick = static_cast<std::uint16_t>(rng() % static_cast<std::uint64_t>(spec.codec.ticks_per_beat));
+    } else {
+      for (std::size_t k = 0; k < kKeys; ++k) step.frame[k] = rng() % 12 == 0;
+      step.beat_tick = static_cast<std::uint16_t>(rng() % static_cast<std::uint64_t>(spec.codec.steps_per_beat));
+    }
+    step.bar_beat = static_cast<std::uint8_t>(rng() % 4);
+    step.source = static_cast<std::uint8_t>(rng() % 2);
+    s.steps.push_back(step);
+  }
+  return s;
+}
+
+// Gives the NADE weights non-zero values (they start at zero).
+void perturb(LstmModel& model) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(7);
+  for (auto& p : model.net().module->parameters()) p.add_(torch::randn_like(p) * 0.05);
+}
+
+}  // namespace
+
+TEST_CASE("streaming one step at a time gives the full-sequence outputs within 1e-5", "[unit][model]") {
+  for (const auto& [kind, head] :
+       {std::pair{CodecKind::kEvents, HeadKind::kSoftmax}, std::pair{CodecKind::kPianoRoll, HeadKind::kSigmoid},
+        std::pair{CodecKind::kPianoRoll, HeadKind::kNade}}) {
+    SECTION(head_name(head)) {
+      const ModelSpec spec = small_spec(kind, head);
+      LstmModel model(spec, 3);
+      perturb(model);
+      const EncodedSequence sequence = random_sequence(spec, 60, 11);
+
+      // The training path: the whole sequence in one forward pass.
+      auto& net = model.net().module;
+      net->eval();
+      torch::NoGradGuard no_grad;
+      const auto batch = nextbeat::engine::detail::make_batch(
+          spec, {nextbeat::engine::detail::Window{&sequence, 0, sequence.steps.size()}});
+      const auto [full, state] = net->forward(batch.inputs);
+
+      // The live path.
+      model.reset();
+      double worst = 0;
+      for (std::size_t t = 0; t < sequence.steps.size(); ++t) {
+        const auto logits = t == 0 ? model.logits() : model.step(sequence.steps[t - 1]);
+        for (int i = 0; i < spec.output_size(); ++i)
+          worst = std::max(worst, std::abs(double(logits[static_cast<std::size_t>(i)]) -
+                                           full[0][static_cast<std::int64_t>(t)][i].item<double>()));
+      }
+      CHECK(worst < 1e-5);
+
+      if (head == HeadKind::kNade) {
+        const torch::Tensor w = net->masked_nade();
+        const auto cached = model.nade_weights();
+        REQUIRE(cached.size() == static_cast<std::size_t>(kKeys * kKeys));
+        CHECK(cached[5 * kKeys + 3] == Approx(w[5][3].item<float>()));
+        CHECK(cached[3 * kKeys + 5] == 0.0F);  // on or above the diagonal: no weight
+      }
+    }
+  }
+}
+
+TEST_CASE("a snapshot restores the state exactly", "[unit][model]") {
+  const ModelSpec spec = small_spec(CodecKind::kEvents, HeadKind::kSoftmax);
+  LstmModel model(spec, 5);
+  const auto sequence = random_sequence(spec, 20, 2);
+  model.reset();
+  for (const auto& s : sequence.steps) model.step(s);
+  const auto snapshot = model.snapshot();
+  const std::vector<float> expected(model.logits().begin(), model.logits().end());
+  for (const auto& s : random_sequence(spec, 7, 3).steps) model.step(s);  // roll out a "beat"
+  model.restore(snapshot);
+  CHECK(std::equal(expected.begin(), expected.end(), model.logits().begin()));
+  const auto a = model.step(sequence.steps[0]);
+  const std::vector<float> after_restore(a.begin(), a.end());
+  model.restore(snapshot);
+  const auto b = model.step(sequence.steps[0]);
+  CHECK(std::equal(after_restore.begin(), after_restore.end(), b.begin()));
+}
+
+TEST_CASE("a saved model loads back with the same outputs and provenance", "[unit][model]") {
+  const fs::path dir = fs::temp_directory_path() / ("nextbeat-model-test-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  for (const auto head : {HeadKind::kSoftmax, HeadKind::kNade}) {
+    const ModelSpec spec = small_spec(head == HeadKind::kSoftmax ? CodecKind::kEvents : CodecKind::kPianoRoll, head);
+    LstmModel model(spec, 9);
+    perturb(model);
+    model.set_provenance({{"command", "test"}, {"metrics", {{"valid_nll", 1.5}}}});
+    const fs::path path = dir / ("m-" + head_name(head) + ".nbm");
+    model.save(path);
+    LstmModel loaded = LstmModel::load(path);
+    CHECK(loaded.spec() == spec);
+    CHECK(loaded.provenance()["metrics"]["valid_nll"] == 1.5);
+    const auto sequence = random_sequence(spec, 10, 4);
+    model.reset();
+    loaded.reset();
+    for (const auto& s : sequence.steps) {
+      const auto a = model.step(s);
+      const std::vector<float> expected(a.begin(), a.end());
+      const auto b = loaded.step(s);
+      CHECK(std::equal(expected.begin(), expected.end(), b.begin()));
+    }
+    // Atomic: no temporary file is left beside it.
+    std::size_t files = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
+    CHECK(files == (head == HeadKind::kSoftmax ? 1U : 2U));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("wrong, truncated, damaged or foreign model files are refused with a clear error", "[unit][model]") {
+  const fs::path dir = fs::temp_directory_path() / ("nextbeat-model-bad-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const ModelSpec spec = small_spec(CodecKind::kEvents, HeadKind::kSoftmax);
+  const fs::path good = dir / "good.nbm";
+  LstmModel(spec, 1).save(good);
+  std::ifstream in(good, std::ios::binary);
+  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+
+  const auto write = [&](const std::string& name, const std::vector<std::uint8_t>& content) {
+    const fs::path p = dir / name;
+    std::ofstream(p, std::ios::binary)
+        .write(reinterpret_cast<const char*>(content.data()), static_cast<std::streamsize>(content.size()));
+    return p;
+  };
+  const auto message_of = [](const fs::path& p) -> std::string {
+    try {
+      LstmModel::load(p);
+    } catch (const ModelFileError& e) {
+      return e.what();
+    }
+    return "loaded";
+  };
+
+  // Truncated anywhere: header, tensors, trailer.
+  for (const std::size_t keep : {std::size_t{0}, std::size_t{5}, std::size_t{30}, bytes.size() / 2, bytes.size() - 1}) {
+    const auto p = write("cut.nbm", {bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(keep)});
+    const std::string m = message_of(p);
+    INFO(keep << ": " << m);
+    CHECK_THAT(m, Catch::StartsWith(p.string() + ": "));
+    CHECK(m != "loaded");
+  }
+  auto flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x40;
+  CHECK_THAT(message_of(write("flip.nbm", flipped)), Catch::Contains("CRC-32 mismatch"));
+  CHECK_THAT(message_of(write("zip.pt", {'P', 'K', 3, 4, 0, 0, 0, 0, 0, 0})),
+             Catch::Contains("not a nextbeat model file") && Catch::Contains("PyTorch"));
+  CHECK_THAT(message_of(dir / "missing.nbm"), Catch::Contains("cannot read the model"));
+
+  // A well-formed container whose tensors do not fit its spec.
+  auto contents = read_model_file(good);
+  contents.header["spec"]["hidden"] = 64;
+  write_model_file(dir / "shape.nbm", contents);
+  CHECK_THAT(message_of(dir / "shape.nbm"), Catch::Contains("wrong type or shape"));
+  contents = read_model_file(good);
+  contents.header["spec"]["head"] = "nade";
+  write_model_file(dir / "head.nbm", contents);
+  CHECK_THAT(message_of(dir / "head.nbm"), Catch::Contains("spec.head"));
+  contents = read_model_file(good);
+  contents.header["format"] = "something-else";
+  write_model_file(dir / "format.nbm", contents);
+  CHECK_THAT(message_of(dir / "format.nbm"), Catch::Contains("not a nextbeat model"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("bundled models are found by name", "[unit][model]") {
+  CHECK_THROWS_WITH(resolve_model_path("default:nosuch"), Catch::Contains("bundled model not found"));
+  CHECK_THROWS_WITH(resolve_model_path("/nonexistent/model.nbm"), Catch::Contains("no such model file"));
+}
