@@ -2,10 +2,15 @@
 // errors are written to stderr (or the log) by the command itself.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
+
+namespace CLI {
+class App;
+}
 
 namespace nextbeat::daemon {
 
@@ -25,5 +30,20 @@ struct RunOptions {
 
 // `nextbeat run`: the daemon, until SIGINT or SIGTERM.
 int run_daemon(const RunOptions& options);
+
+// The command line as typed (for model provenance); set once by main.
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
+
+// The offline subcommands register their own options: each returns its CLI11
+// subcommand and the function that runs it once the command line is parsed.
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Subcommand add_train_command(CLI::App& parent);     // TrainCommand.cpp
+Subcommand add_eval_command(CLI::App& parent);      // EvalCommand.cpp
+Subcommand add_generate_command(CLI::App& parent);  // GenerateCommand.cpp
 
 }  // namespace nextbeat::daemon

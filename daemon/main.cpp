@@ -20,13 +20,26 @@ std::vector<std::string> log_level_names() {
   return names;
 }
 
+std::string g_command_line;
+
 }  // namespace
+
+namespace nextbeat::daemon {
+void set_command_line(int argc, char** argv) {
+  g_command_line.clear();
+  for (int i = 0; i < argc; ++i) g_command_line += (i > 0 ? " " : "") + std::string(argv[i]);
+}
+const std::string& command_line() {
+  return g_command_line;
+}
+}  // namespace nextbeat::daemon
 
 int main(int argc, char** argv) {
   using namespace nextbeat;
   // Never let a JACK client in this process start a JACK server with
   // settings of its own: a missing server is reported, not papered over.
   setenv("JACK_NO_START_SERVER", "1", 0);
+  daemon::set_command_line(argc, argv);
 
   CLI::App app{"nextbeat: listens to a performer, predicts the next beat and plays it", "nextbeat"};
   app.set_version_flag("--version", std::string("nextbeat ") + NEXTBEAT_VERSION);
@@ -49,6 +62,8 @@ int main(int argc, char** argv) {
   check->add_option("-o,--override", check_overrides, "Override a key: -o sampling.temperature=0.8");
 
   auto* devices = app.add_subcommand("devices", "List MIDI ports and audio devices for each compiled API");
+  const std::vector<daemon::Subcommand> offline{daemon::add_train_command(app), daemon::add_eval_command(app),
+                                                daemon::add_generate_command(app)};
 
   try {
     app.parse(argc, argv);
@@ -65,5 +80,7 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) return daemon::run_check_config(config_path, check_overrides, std::cout, std::cerr);
   if (devices->parsed()) return daemon::run_devices(std::cout);
+  for (const auto& sub : offline)
+    if (sub.app->parsed()) return sub.run();
   return EXIT_FAILURE;
 }
