@@ -21,11 +21,11 @@ enum class CodecKind { kEvents, kPianoRoll };
 
 // One model input/output step.
 struct Step {
-  int token = -1;                // events: the token id; pianoroll: unused (-1)
-  Frame frame;                   // pianoroll: the keys sounding in this frame; events: unused
-  std::uint16_t beat_tick = 0;   // position in the beat, 0..ticks_per_beat-1 (grid ticks)
-  std::uint8_t bar_beat = 0;     // position in the bar: beat index 0..beats_per_bar-1 (max 15)
-  std::uint8_t source = 0;       // 0 = performer, 1 = self
+  int token = -1;               // events: the token id; pianoroll: unused (-1)
+  Frame frame;                  // pianoroll: the keys sounding in this frame; events: unused
+  std::uint16_t beat_tick = 0;  // position in the beat, 0..ticks_per_beat-1 (grid ticks)
+  std::uint8_t bar_beat = 0;    // position in the bar: beat index 0..beats_per_bar-1 (max 15)
+  std::uint8_t source = 0;      // 0 = performer, 1 = self
   bool operator==(const Step&) const = default;
 };
 
