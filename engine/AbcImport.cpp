@@ -1,11 +1,5 @@
 #include "engine/AbcImport.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -14,9 +8,11 @@
 #include <iterator>
 #include <map>
 #include <sstream>
-#include <thread>
+#include <system_error>
 
 #include "engine/MidiFile.h"
+#include "engine/Subprocess.h"
+#include "engine/TempDirectory.h"
 
 namespace nextbeat::engine {
 namespace {
@@ -74,27 +70,14 @@ std::vector<Tune> find_tunes(const std::string& text, const std::string& name) {
   return tunes;
 }
 
-// A private directory, removed with everything in it when this goes out of scope.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "nextbeat-abc-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw AbcImportError("cannot create a temporary directory '" + pattern + "': " + std::strerror(errno));
-    }
-    path_ = pattern;
+// The private directory, with a failure to create it reported as an AbcImportError like every other.
+TempDirectory make_temp_directory() {
+  try {
+    return TempDirectory("nextbeat-abc");
+  } catch (const std::system_error& e) {
+    throw AbcImportError(e.what());
   }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+}
 
 std::string read_log(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -112,67 +95,33 @@ std::string trim(std::string s) {
 // Runs abc2midi with stdin from /dev/null and stdout + stderr into log_path; kills it after the time limit.
 void run_abc2midi(const AbcImportOptions& options, const std::vector<std::string>& args, const fs::path& log_path,
                   const std::string& name) {
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(options.abc2midi.c_str()));
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  // The daemon may block or ignore signals in its threads; the child starts with the defaults.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  pid_t pid = 0;
-  const int err = ::posix_spawnp(&pid, options.abc2midi.c_str(), &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err == ENOENT) {
-    throw AbcImportError(name + ": abc2midi not found ('" + options.abc2midi +
-                         "' is not on PATH); install the Debian package abcmidi");
-  }
-  if (err != 0) throw AbcImportError(name + ": cannot start '" + options.abc2midi + "': " + std::strerror(err));
-
-  using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + std::chrono::seconds(options.timeout_s);
-  auto pause = std::chrono::milliseconds(1);
-  int status = 0;
-  for (;;) {
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0 && errno == EINTR) continue;
-    if (done < 0) {  // ECHILD: SIGCHLD is ignored, so the child was reaped for us; its files tell the rest
-      status = 0;
-      break;
-    }
-    if (Clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
+  std::vector<std::string> argv = {options.abc2midi};
+  argv.insert(argv.end(), args.begin(), args.end());
+  RunProcessOptions run;
+  run.log = log_path;
+  run.timeout = std::chrono::seconds(options.timeout_s);
+  const ProcessResult result = run_process(argv, run);
+  using Status = ProcessResult::Status;
+  switch (result.status) {
+    case Status::kNotFound:
+      throw AbcImportError(name + ": abc2midi not found ('" + options.abc2midi +
+                           "' is not on PATH); install the Debian package abcmidi");
+    case Status::kSpawnFailed:
+      throw AbcImportError(name + ": cannot start '" + options.abc2midi + "': " + std::strerror(result.error));
+    case Status::kTimedOut:
       throw AbcImportError(name + ": abc2midi did not finish within " + std::to_string(options.timeout_s) +
                            " s and was stopped");
-    }
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(20));
-  }
-  if (WIFSIGNALED(status)) {
-    throw AbcImportError(name + ": abc2midi was killed by signal " + std::to_string(WTERMSIG(status)) + ": " +
-                         trim(read_log(log_path)));
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    throw AbcImportError(name + ": abc2midi failed (exit status " + std::to_string(WEXITSTATUS(status)) +
-                         "): " + trim(read_log(log_path)));
+    case Status::kSignaled:
+      throw AbcImportError(name + ": abc2midi was killed by signal " + std::to_string(result.signal) + ": " +
+                           trim(read_log(log_path)));
+    case Status::kExited:
+      if (result.exit_status != 0) {
+        throw AbcImportError(name + ": abc2midi failed (exit status " + std::to_string(result.exit_status) +
+                             "): " + trim(read_log(log_path)));
+      }
+      return;
+    case Status::kWaitFailed:  // SIGCHLD is ignored, so the child was reaped for us; its files tell the rest
+      return;
   }
 }
 
@@ -200,7 +149,7 @@ std::vector<Score> import_abc_file(const fs::path& path, const AbcImportOptions&
 
   // abc2midi writes "<stem><X>.mid" next to its input, so it converts a copy inside the private directory;
   // that also keeps odd characters in the user's path out of the output names.
-  TempDir dir;
+  const TempDirectory dir = make_temp_directory();
   const fs::path abc = dir.path() / "tunes.abc";
   {
     std::ofstream out(abc, std::ios::binary);

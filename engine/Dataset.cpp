@@ -1,14 +1,7 @@
 #include "engine/Dataset.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <array>
 #include <cctype>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -21,8 +14,8 @@
 #include "engine/MidiFile.h"
 #include "engine/PianoRollCodec.h"
 #include "engine/PianoRollData.h"
-
-extern char** environ;  // NOLINT: POSIX, for posix_spawnp
+#include "engine/Subprocess.h"
+#include "engine/TempDirectory.h"
 
 namespace nextbeat::engine {
 namespace {
@@ -62,55 +55,27 @@ Kind kind_of(const fs::path& path) {
   return Kind::kOther;
 }
 
-// A private directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "nextbeat-data-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr)
-      throw std::system_error(errno, std::generic_category(), "cannot create a temporary directory");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 // Runs `tar -xzf archive -C into` (argv array, no shell); throws with tar's first error line.
 void extract_archive(const fs::path& archive, const fs::path& into, const fs::path& log) {
-  const std::string archive_arg = archive.string();
-  const std::string into_arg = into.string();
-  std::array<const char*, 8> argv = {
-      "tar", "-xzf", archive_arg.c_str(), "-C", into_arg.c_str(), "--no-same-owner", "--no-same-permissions", nullptr};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = 0;
-  // posix_spawn's argv is char* const[] for C compatibility; it does not write to the strings.
-  const int spawned =
-      posix_spawnp(&pid, "tar", &actions, nullptr, const_cast<char* const*>(argv.data()), environ);  // NOLINT
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) throw std::runtime_error(std::string("cannot run tar: ") + std::strerror(spawned));
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error(std::string("waiting for tar: ") + std::strerror(errno));
+  RunProcessOptions run;
+  run.log = log;
+  run.stdout_to_log = false;
+  const ProcessResult result = run_process(
+      {"tar", "-xzf", archive.string(), "-C", into.string(), "--no-same-owner", "--no-same-permissions"}, run);
+  using Status = ProcessResult::Status;
+  if (result.status == Status::kNotFound || result.status == Status::kSpawnFailed) {
+    throw std::runtime_error(std::string("cannot run tar: ") + std::strerror(result.error));
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  if (result.status == Status::kWaitFailed) {
+    throw std::runtime_error(std::string("waiting for tar: ") + std::strerror(result.error));
+  }
+  if (result.succeeded()) return;
   std::string first_line;
   std::ifstream errors(log);
   std::getline(errors, first_line);
   throw std::runtime_error("tar failed (" +
-                           (WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
-                                              : "signal " + std::to_string(WTERMSIG(status))) +
+                           (result.status == Status::kExited ? "exit status " + std::to_string(result.exit_status)
+                                                             : "signal " + std::to_string(result.signal)) +
                            ")" + (first_line.empty() ? "" : ": " + first_line));
 }
 
@@ -223,7 +188,7 @@ class Loader {
   }
 
   void archive(const fs::path& path, std::optional<Split> split) {
-    TempDir temp;
+    const TempDirectory temp("nextbeat-data");
     const fs::path root = temp.path() / "files";
     fs::create_directory(root);
     extract_archive(path, root, temp.path() / "tar-errors.txt");

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/MidiFile.h"
+#include "engine/TempDirectory.h"
 
 using namespace nextbeat::engine;
 namespace fs = std::filesystem;
@@ -25,25 +26,6 @@ namespace {
 
 const fs::path kData = NEXTBEAT_SHARED_DATA;
 const char* const kTunes = "nottingham-jukedeck-trainvalid";
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "nextbeat-abc-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Sets an environment variable for one scope and puts the old value back.
 class ScopedEnv {
@@ -119,7 +101,7 @@ std::string abc_error(F f) {
 }  // namespace
 
 TEST_CASE("a Nottingham tune converts, and its melody matches the jukedeck MIDI", "[unit][data]") {
-  ScratchDir dir;
+  TempDirectory dir("nextbeat-abc-test");
   extract(dir.path(), {"train/abc/ashover1.abc", "train/midi_melody/ashover1.mid"});
   const fs::path abc = dir.path() / kTunes / "train/abc/ashover1.abc";
 
@@ -149,7 +131,7 @@ TEST_CASE("a Nottingham tune converts, and its melody matches the jukedeck MIDI"
 
 TEST_CASE("ABC files: every tune, any path, clear conversion errors", "[unit]") {
   SECTION("every tune of a file comes back, whatever the path looks like") {
-    ScratchDir dir;
+    TempDirectory dir("nextbeat-abc-test");
     const fs::path tmp = dir.path() / "tmp";
     fs::create_directory(tmp);
     ScopedEnv tmpdir("TMPDIR", tmp.string());  // to see that the private directory goes away
@@ -171,7 +153,7 @@ TEST_CASE("ABC files: every tune, any path, clear conversion errors", "[unit]") 
   }
 
   SECTION("a tune abc2midi cannot convert gives its message") {
-    ScratchDir dir;
+    TempDirectory dir("nextbeat-abc-test");
     const fs::path abc = dir.path() / "bad.abc";
     write_text(abc, "X:1\nT:fine\nK:C\nCDEF|\n\nX:2\nT:broken\nM:4/4\nK:Hm\nCDEF|\n");
     CHECK_THAT(abc_error([&] { import_abc_file(abc); }), Catch::Contains(abc.string() + " tune 2 (line 6)") &&
@@ -180,7 +162,7 @@ TEST_CASE("ABC files: every tune, any path, clear conversion errors", "[unit]") 
   }
 
   SECTION("files with no tune or a repeated tune number are refused") {
-    ScratchDir dir;
+    TempDirectory dir("nextbeat-abc-test");
     const fs::path none = dir.path() / "none.abc";
     write_text(none, "T:no X field\nK:C\nCDEF|\n");
     CHECK_THROWS_WITH(import_abc_file(none), Catch::Contains("no tune found"));
@@ -193,7 +175,7 @@ TEST_CASE("ABC files: every tune, any path, clear conversion errors", "[unit]") 
 
 TEST_CASE("a missing or hanging abc2midi", "[unit]") {
   SECTION("a missing abc2midi gives a clear error") {
-    ScratchDir dir;
+    TempDirectory dir("nextbeat-abc-test");
     const fs::path abc = dir.path() / "tune.abc";
     write_text(abc, "X:1\nT:t\nK:C\nCDEF|\n");
     const fs::path empty = dir.path() / "empty-bin";
@@ -207,7 +189,7 @@ TEST_CASE("a missing or hanging abc2midi", "[unit]") {
   }
 
   SECTION("an abc2midi that hangs is stopped after the time limit") {
-    ScratchDir dir;
+    TempDirectory dir("nextbeat-abc-test");
     const fs::path abc = dir.path() / "tune.abc";
     write_text(abc, "X:1\nT:t\nK:C\nCDEF|\n");
     const fs::path hang = dir.path() / "hang.sh";

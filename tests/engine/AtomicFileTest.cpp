@@ -13,27 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include "engine/TempDirectory.h"
+
 using namespace nextbeat::engine;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory per test, removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int serial = 0;
-    path = fs::temp_directory_path() /
-           ("nextbeat-atomictest-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ignored);
-    fs::remove_all(path, ignored);
-  }
-};
 
 std::string read_all(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -50,40 +35,40 @@ std::vector<std::string> names_in(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("atomic write creates a file and leaves no temporary", "[unit]") {
-  TempDir dir;
-  const fs::path path = dir.path / "model.pt";
+  TempDirectory dir("nextbeat-atomictest");
+  const fs::path path = dir.path() / "model.pt";
   const std::vector<std::uint8_t> bytes = {0, 1, 2, 255, '\n', 0};
   write_file_atomically(path, bytes);
   const std::string back = read_all(path);
   CHECK(back == std::string("\0\1\2\xff\n\0", 6));
-  CHECK(names_in(dir.path) == std::vector<std::string>{"model.pt"});
+  CHECK(names_in(dir.path()) == std::vector<std::string>{"model.pt"});
 
-  write_file_atomically(dir.path / "empty", {});
-  CHECK(fs::file_size(dir.path / "empty") == 0);
+  write_file_atomically(dir.path() / "empty", {});
+  CHECK(fs::file_size(dir.path() / "empty") == 0);
 }
 
 TEST_CASE("atomic write replaces an existing file and keeps its permissions", "[unit]") {
-  TempDir dir;
-  const fs::path path = dir.path / "plot.svg";
+  TempDirectory dir("nextbeat-atomictest");
+  const fs::path path = dir.path() / "plot.svg";
   write_text_file_atomically(path, "a much longer first version of the file\n");
   fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
   write_text_file_atomically(path, "short\n");
   CHECK(read_all(path) == "short\n");
   CHECK((fs::status(path).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
-  CHECK(names_in(dir.path) == std::vector<std::string>{"plot.svg"});
+  CHECK(names_in(dir.path()) == std::vector<std::string>{"plot.svg"});
 
   // A relative path works too (its directory is the working directory).
   const fs::path previous = fs::current_path();
-  fs::current_path(dir.path);
+  fs::current_path(dir.path());
   write_text_file_atomically("relative.txt", "here\n");
   fs::current_path(previous);
-  CHECK(read_all(dir.path / "relative.txt") == "here\n");
+  CHECK(read_all(dir.path() / "relative.txt") == "here\n");
 }
 
 TEST_CASE("atomic write errors name the path and the reason", "[unit]") {
-  TempDir dir;
+  TempDirectory dir("nextbeat-atomictest");
   SECTION("a missing directory") {
-    const fs::path path = dir.path / "no-such-dir" / "out.svg";
+    const fs::path path = dir.path() / "no-such-dir" / "out.svg";
     try {
       write_text_file_atomically(path, "x");
       FAIL("no exception");
@@ -99,27 +84,27 @@ TEST_CASE("atomic write errors name the path and the reason", "[unit]") {
       WARN("running as root: permissions do not stop writes; skipped");
       return;
     }
-    fs::permissions(dir.path, fs::perms::owner_read | fs::perms::owner_exec);
+    fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec);
     try {
-      write_text_file_atomically(dir.path / "out.svg", "x");
+      write_text_file_atomically(dir.path() / "out.svg", "x");
       FAIL("no exception");
     } catch (const std::system_error& error) {
       CHECK_THAT(std::string(error.what()), Catch::Contains("Permission denied"));
     }
-    fs::permissions(dir.path, fs::perms::owner_all);
-    CHECK(names_in(dir.path).empty());
+    fs::permissions(dir.path(), fs::perms::owner_all);
+    CHECK(names_in(dir.path()).empty());
   }
   SECTION("a directory in the way: the rename fails and the temporary goes") {
-    fs::create_directory(dir.path / "taken");
-    fs::create_directory(dir.path / "taken" / "child");  // non-empty: rename over it fails
-    CHECK_THROWS_AS(write_text_file_atomically(dir.path / "taken", "x"), std::system_error);
-    CHECK(names_in(dir.path) == std::vector<std::string>{"taken"});
+    fs::create_directory(dir.path() / "taken");
+    fs::create_directory(dir.path() / "taken" / "child");  // non-empty: rename over it fails
+    CHECK_THROWS_AS(write_text_file_atomically(dir.path() / "taken", "x"), std::system_error);
+    CHECK(names_in(dir.path()) == std::vector<std::string>{"taken"});
   }
 }
 
 TEST_CASE("concurrent atomic writes leave one whole version", "[unit]") {
-  TempDir dir;
-  const fs::path path = dir.path / "checkpoint";
+  TempDirectory dir("nextbeat-atomictest");
+  const fs::path path = dir.path() / "checkpoint";
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&path, t] {
@@ -131,5 +116,5 @@ TEST_CASE("concurrent atomic writes leave one whole version", "[unit]") {
   const std::string final_text = read_all(path);
   REQUIRE(final_text.size() == 10000);
   CHECK(final_text == std::string(10000, final_text.front()));
-  CHECK(names_in(dir.path) == std::vector<std::string>{"checkpoint"});
+  CHECK(names_in(dir.path()) == std::vector<std::string>{"checkpoint"});
 }

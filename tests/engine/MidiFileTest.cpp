@@ -21,6 +21,8 @@
 #include <tuple>
 #include <vector>
 
+#include "engine/TempDirectory.h"
+
 using namespace nextbeat::engine;
 namespace fs = std::filesystem;
 
@@ -29,26 +31,6 @@ namespace {
 using Bytes = std::vector<std::uint8_t>;
 
 const fs::path kData = NEXTBEAT_SHARED_DATA;
-
-// A private directory, removed with its contents at the end of the scope.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "nextbeat-midi-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Runs argv (no shell) with stdout and stderr into out_file; returns the exit status, or -1 when it cannot start.
 int run(const std::vector<std::string>& args, const fs::path& out_file) {
@@ -87,7 +69,7 @@ const char* const kNottingham = "nottingham-jukedeck-trainvalid";  //
 // Extracts from the JSB or the Nottingham archive (chosen by the path's top folder) into one directory kept for
 // the whole run; only what a test asks for, once. An empty member extracts the whole archive.
 fs::path extracted(const std::string& top, const std::string& member = "") {
-  static ScratchDir dir;
+  static TempDirectory dir("nextbeat-midi-test");
   static std::set<std::string> done;
   const std::string path = member.empty() ? top : top + "/" + member;
   if (!done.count(top) && !done.count(path)) {
@@ -354,7 +336,7 @@ TEST_CASE("files we write are read alike by mido, an independent reader", "[unit
     WARN("skipped: /usr/bin/python3 is missing (Debian python3-mido provides the reference reader)");
     return;
   }
-  ScratchDir dir;
+  TempDirectory dir("nextbeat-midi-test");
   std::vector<std::pair<fs::path, Score>> written;
   int n = 0;
   for (const auto& file : {jsb_file("test", 1), kData / "multitrack_pop" / "Mr._Blue_Sky.mid",
@@ -676,7 +658,7 @@ TEST_CASE("truncated and corrupted real files", "[unit][data]") {
 
 TEST_CASE("reading and writing files and scores", "[unit]") {
   SECTION("file-level errors name the path") {
-    ScratchDir dir;
+    TempDirectory dir("nextbeat-midi-test");
     const fs::path missing = dir.path() / "missing.mid";
     CHECK_THROWS_WITH(read_midi_file(missing), Catch::Contains(missing.string()) && Catch::Contains("cannot open"));
     CHECK_THROWS_WITH(read_midi_file(dir.path()), Catch::Contains("not a regular file"));
@@ -750,7 +732,7 @@ TEST_CASE("reading and writing files and scores", "[unit]") {
   }
 
   SECTION("write_midi_file writes atomically and leaves no temporary file") {
-    ScratchDir dir;
+    TempDirectory dir("nextbeat-midi-test");
     Score score;
     score.notes = {{60, 100, 0, 1, 0.0, 1.0}};
     const fs::path path = dir.path() / "it's a \"song\".mid";

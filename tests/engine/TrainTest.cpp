@@ -12,21 +12,13 @@
 #include "engine/Generator.h"
 #include "engine/Model.h"
 #include "engine/PianoRollData.h"
+#include "engine/TempDirectory.h"
 #include "engine/Trainer.h"
 
 namespace fs = std::filesystem;
 using namespace nextbeat::engine;
 
 namespace {
-
-int counter = 0;
-
-struct TempDir {
-  fs::path path =
-      fs::temp_directory_path() / ("nextbeat-train-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 TrainOptions tiny_options(const fs::path& out, const Codec& codec) {
   TrainOptions o;
@@ -62,13 +54,13 @@ const fs::path kSmall = fs::path(NEXTBEAT_TEST_DATA) / "jsb-quarter-small.json";
 }  // namespace
 
 TEST_CASE("train -> eval -> generate end to end on a few chorales", "[unit][train]") {
-  TempDir dir;
+  TempDirectory dir("nextbeat-train-test");
   CodecSettings settings;
   settings.kind = CodecKind::kPianoRoll;
   const auto codec = make_codec(settings);
   const Dataset data = load_dataset({kSmall}, *codec);
   REQUIRE(data.train.size() == 24);
-  TrainOptions o = tiny_options(dir.path / "tiny.nbm", *codec);
+  TrainOptions o = tiny_options(dir.path() / "tiny.nbm", *codec);
   o.provenance = {{"data", {kSmall.string()}}, {"command", "test"}};
   const auto transpose_fn = [&](const EncodedSequence& s, int k) -> std::optional<EncodedSequence> {
     auto t = transpose(s, k, *codec);
@@ -112,7 +104,7 @@ TEST_CASE("train -> eval -> generate end to end on a few chorales", "[unit][trai
 }
 
 TEST_CASE("a resumed run continues on the same loss curve", "[unit][train]") {
-  TempDir dir;
+  TempDirectory dir("nextbeat-train-test");
   CodecSettings settings;
   settings.kind = CodecKind::kPianoRoll;
   const auto codec = make_codec(settings);
@@ -122,15 +114,15 @@ TEST_CASE("a resumed run continues on the same loss curve", "[unit][train]") {
     return t.steps.empty() ? std::nullopt : std::optional(std::move(t));
   };
 
-  TrainOptions straight = tiny_options(dir.path / "straight.nbm", *codec);
+  TrainOptions straight = tiny_options(dir.path() / "straight.nbm", *codec);
   train_model(straight, data.train, data.valid, transpose_fn, {});
 
   // Stopped after 6 steps (mid-epoch, after a checkpoint at 4 and a log at 6),
   // then resumed to the end.
-  TrainOptions first = tiny_options(dir.path / "resumed.nbm", *codec);
+  TrainOptions first = tiny_options(dir.path() / "resumed.nbm", *codec);
   first.max_steps = 6;
   train_model(first, data.train, data.valid, transpose_fn, {});
-  TrainOptions second = tiny_options(dir.path / "resumed.nbm", *codec);
+  TrainOptions second = tiny_options(dir.path() / "resumed.nbm", *codec);
   second.resume = true;
   train_model(second, data.train, data.valid, transpose_fn, {});
 
@@ -145,7 +137,7 @@ TEST_CASE("a resumed run continues on the same loss curve", "[unit][train]") {
   }
 
   SECTION("resuming with other settings is refused") {
-    TrainOptions other = tiny_options(dir.path / "resumed.nbm", *codec);
+    TrainOptions other = tiny_options(dir.path() / "resumed.nbm", *codec);
     other.resume = true;
     other.seed = 99;
     CHECK_THROWS_WITH(train_model(other, data.train, data.valid, transpose_fn, {}),
