@@ -20,7 +20,7 @@ namespace {
 
 struct EvalArgs {
   std::string model;
-  std::string data;
+  std::vector<std::string> data;
   std::string protocol;  // default by the model's codec
   std::string split = "test";
   std::string baseline;
@@ -68,13 +68,14 @@ nlohmann::json metrics_json(const engine::GenerationMetrics& m) {
 int run_eval(const EvalArgs& a) {
   using namespace engine;
   nlohmann::json report = {{"data", a.data}, {"split", a.split}};
+  const std::vector<std::filesystem::path> inputs(a.data.begin(), a.data.end());
 
   if (a.baseline == "marginals") {
     CodecSettings settings;
     settings.kind = CodecKind::kPianoRoll;
     settings.steps_per_beat = a.steps_per_beat;
     const auto codec = make_codec(settings);
-    const Dataset data = load_dataset({a.data}, *codec, {});
+    const Dataset data = load_dataset(inputs, *codec, {});
     const NllResult r = evaluate_marginals(data.train, pick_split(data, a.split));
     report.update({{"model", "baseline: per-key train-set marginals"},
                    {"protocol", "frame-nll"},
@@ -92,7 +93,7 @@ int run_eval(const EvalArgs& a) {
       throw std::runtime_error("--protocol " + protocol + " needs " + (events ? "a pianoroll" : "an events") +
                                " model; " + a.model + " is " + (events ? "an events" : "a pianoroll") + " model");
     const auto codec = make_codec(spec.codec);
-    const Dataset data = load_dataset({a.data}, *codec, {});
+    const Dataset data = load_dataset(inputs, *codec, {});
     for (const auto& w : data.warnings) std::cerr << "warning: " << w << '\n';
     const auto& sequences = pick_split(data, a.split);
     const NllResult r = evaluate_nll(model, sequences, !events);
@@ -106,7 +107,9 @@ int run_eval(const EvalArgs& a) {
     }
 
     if (a.generate > 0) {
-      std::vector<GenerationMetrics> items;
+      // The same metrics for the pieces' real continuations: what a model
+      // that had learned the data perfectly would score.
+      std::vector<GenerationMetrics> items, reference;
       GenerateOptions options;
       options.beats = a.beats;
       for (const auto& sequence : sequences) {
@@ -123,8 +126,15 @@ int run_eval(const EvalArgs& a) {
         m.start_beat = c.start_beat;
         m.length_beats = a.beats;
         items.push_back(compute_generation_metrics(prime, continuation, m));
+        Score real = piece;
+        std::erase_if(real.notes, [&](const Note& n) {
+          return n.start_beat < c.start_beat || n.start_beat >= c.start_beat + a.beats;
+        });
+        for (auto& n : real.notes) n.end_beat = std::min(n.end_beat, c.start_beat + a.beats);
+        reference.push_back(compute_generation_metrics(prime, real, m));
       }
       report["generation"] = metrics_json(mean_generation_metrics(items));
+      report["generation"]["reference_real_continuations"] = metrics_json(mean_generation_metrics(reference));
       report["generation"]["continuations"] = items.size();
       report["generation"]["prime_beats"] = a.prime_beats;
       report["generation"]["beats"] = a.beats;
@@ -137,7 +147,7 @@ int run_eval(const EvalArgs& a) {
     return 0;
   }
   const bool frames = report.contains("frames");
-  std::cout << report["protocol"].get<std::string>() << " on " << a.split << " of " << a.data << ": "
+  std::cout << report["protocol"].get<std::string>() << " on " << a.split << " of " << report["data"].dump() << ": "
             << report["nll"].get<double>() << (frames ? " nats/frame" : " nats/token") << " over "
             << (frames ? report["frames"] : report["tokens"]) << (frames ? " frames" : " tokens") << " in "
             << report["sequences"] << " sequences\n";
@@ -150,8 +160,10 @@ int run_eval(const EvalArgs& a) {
     std::cout << "generation over " << g["continuations"] << " continuations (" << a.prime_beats << " beats primed, "
               << a.beats << " generated):\n";
     for (const auto& [key, value] : g.items())
-      if (key != "continuations" && key != "prime_beats" && key != "beats" && key != "seed")
-        std::cout << "  " << key << ": " << value << '\n';
+      if (value.is_number()) std::cout << "  " << key << ": " << value << '\n';
+    std::cout << "the real continuations of the same pieces, for reference:\n";
+    for (const auto& [key, value] : g["reference_real_continuations"].items())
+      std::cout << "  " << key << ": " << value << '\n';
   }
   return 0;
 }

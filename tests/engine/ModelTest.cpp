@@ -9,6 +9,7 @@
 
 #include "engine/Codec.h"
 #include "engine/EventCodec.h"
+#include "engine/Generator.h"
 #include "engine/LstmNet.h"
 #include "engine/Model.h"
 #include "engine/ModelFile.h"
@@ -204,4 +205,29 @@ TEST_CASE("wrong, truncated, damaged or foreign model files are refused with a c
 TEST_CASE("bundled models are found by name", "[unit][model]") {
   CHECK_THROWS_WITH(resolve_model_path("default:nosuch"), Catch::Contains("bundled model not found"));
   CHECK_THROWS_WITH(resolve_model_path("/nonexistent/model.nbm"), Catch::Contains("no such model file"));
+}
+
+TEST_CASE("the bundled models load by name and continue a prime", "[unit][model]") {
+  for (const auto& [name, kind] :
+       {std::pair{"default:events", CodecKind::kEvents}, std::pair{"default:pianoroll", CodecKind::kPianoRoll}}) {
+    SECTION(name) {
+      LstmModel model = LstmModel::load(resolve_model_path(name));
+      CHECK(model.spec().codec.kind == kind);
+      CHECK(model.provenance().contains("command"));
+      CHECK(model.provenance()["metrics"]["valid_nll"].get<double>() > 0);
+      // Small enough to ship and to run live on a Raspberry Pi.
+      CHECK(model.parameter_count() < 3'000'000);
+      const auto codec = make_codec(model.spec().codec);
+      Score prime;
+      for (int beat = 0; beat < 4; ++beat)
+        for (const int pitch : {48, 60, 64, 67})
+          prime.notes.push_back(Note{
+              .pitch = pitch + (beat % 2) * 2, .velocity = 80, .start_beat = double(beat), .end_beat = beat + 1.0});
+      GenerateOptions options;
+      options.beats = 8;
+      options.controls.seed = 1;
+      const Continuation c = continue_score(model, *codec, prime, options);
+      CHECK(c.generated_notes > 0);
+    }
+  }
 }
