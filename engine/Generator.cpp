@@ -16,14 +16,19 @@ namespace {
 // notes are told apart by their start time instead (see finish()).
 constexpr std::uint8_t kGeneratedSource = 0;
 
-// Feeds steps to the model, keeping them for decoding.
+// Primes the model with the encoded prime, then feeds steps to it, keeping
+// all of them for decoding.
 struct Feeder {
-  LstmModel& model;
-  std::vector<Step>& steps;
+  Feeder(LstmModel& m, const Codec& codec, const Score& prime) : model(m), steps(codec.encode(prime).steps) {
+    model.reset();
+    for (const auto& s : steps) model.step(s);
+  }
   void operator()(const Step& step) {
     model.step(step);
     steps.push_back(step);
   }
+  LstmModel& model;
+  std::vector<Step> steps;
 };
 
 Continuation finish(const Codec& codec, const Score& prime, std::vector<Step> steps, double start_beat,
@@ -55,10 +60,8 @@ Continuation continue_events(LstmModel& model, const Codec& codec, const Score& 
   GridPosition position(tpb, marks);
   Sampler sampler(settings, o.controls);
 
-  std::vector<Step> steps = codec.encode(prime).steps;
-  model.reset();
-  for (const auto& s : steps) model.step(s);
-  Feeder feed{model, steps};
+  Feeder feed(model, codec, prime);
+  std::vector<Step>& steps = feed.steps;
 
   std::int64_t time = 0;
   for (const auto& s : steps)
@@ -137,10 +140,8 @@ Continuation continue_frames(LstmModel& model, const Codec& codec, const Score& 
   GridPosition position(spb, marks);
   Sampler sampler(settings, o.controls);
 
-  std::vector<Step> steps = codec.encode(prime).steps;
-  model.reset();
-  for (const auto& s : steps) model.step(s);
-  Feeder feed{model, steps};
+  Feeder feed(model, codec, prime);
+  std::vector<Step>& steps = feed.steps;
   auto frame_index = static_cast<std::int64_t>(steps.size());
   const std::int64_t start = (frame_index + spb - 1) / spb * spb;
   for (; frame_index < start; ++frame_index) {  // silence up to the beat
