@@ -7,7 +7,16 @@
 #include <tuple>
 #include <vector>
 
-#include <torch/torch.h>
+// The module parts only, not <torch/torch.h>: what uses more (optimizers,
+// serialization) includes it in its own .cpp.
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/rnn.h>
+#include <torch/nn/pimpl.h>
+#include <torch/utils.h>
 
 #include "engine/Model.h"
 

@@ -9,6 +9,9 @@
 #include <random>
 #include <sstream>
 
+// Optimizers, serialization and gradient clipping: the whole API, in this one .cpp.
+#include <torch/torch.h>
+
 #include "engine/AtomicFile.h"
 #include "engine/Evaluator.h"
 #include "engine/LstmNet.h"
