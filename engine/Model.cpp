@@ -302,6 +302,10 @@ std::int64_t LstmModel::parameter_count() const {
 }
 
 void LstmModel::save(const std::filesystem::path& path) const {
+  write_model_file(path, file_contents());
+}
+
+ModelFileContents LstmModel::file_contents() const {
   ModelFileContents contents;
   contents.header = {{"format", "nextbeat-model"}, {"spec", spec_to_json(spec())}, {"provenance", provenance_}};
   for (const auto& item : net_->module->named_parameters()) {
@@ -311,7 +315,7 @@ void LstmModel::save(const std::filesystem::path& path) const {
     blob.data.assign(bytes, bytes + t.numel() * 4);
     contents.tensors.push_back(std::move(blob));
   }
-  write_model_file(path, contents);
+  return contents;
 }
 
 LstmModel LstmModel::load(const std::filesystem::path& path) {

@@ -52,6 +52,8 @@ std::string head_name(HeadKind head);
 // and the source tree, in that order. Throws ModelFileError when not found.
 std::filesystem::path resolve_model_path(std::string_view name);
 
+struct ModelFileContents;
+
 namespace detail {
 struct LstmNetHolder;  // the LibTorch module, see LstmNet.h
 }
@@ -72,6 +74,8 @@ class LstmModel {
   const nlohmann::json& provenance() const;
   void set_provenance(nlohmann::json provenance);
   void save(const std::filesystem::path& path) const;  // atomic
+  // What save() writes, in memory (checkpoints add the trainer's state to it).
+  ModelFileContents file_contents() const;
   std::int64_t parameter_count() const;
 
   void reset();

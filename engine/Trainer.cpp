@@ -181,12 +181,9 @@ TensorBlob byte_blob(const std::string& name, const std::vector<std::uint8_t>& b
 
 void save_checkpoint(const std::filesystem::path& path, LstmModel& model, torch::optim::AdamW& optimizer,
                      const Progress& progress, const nlohmann::json& identity) {
-  // The weights are saved the way a model is, then the trainer's parts added:
+  // The weights the way a model file holds them, plus the trainer's parts:
   // a checkpoint also loads as a model.
-  const auto tmp_model = path.string() + ".weights.tmp";
-  model.save(tmp_model);
-  ModelFileContents contents = read_model_file(tmp_model);
-  std::filesystem::remove(tmp_model);
+  ModelFileContents contents = model.file_contents();
   contents.header["format"] = "nextbeat-checkpoint";
   contents.header["trainer"] = progress_json(progress);
   contents.header["identity"] = identity;
