@@ -126,13 +126,8 @@ int run_train(TrainArgs& a) {
       {"nextbeat_version", NEXTBEAT_VERSION},
       {"dataset", {{"train", data.train.size()}, {"valid", data.valid.size()}, {"test", data.test.size()}}}};
 
-  const auto transpose_fn = [&codec](const EncodedSequence& s, int semitones) -> std::optional<EncodedSequence> {
-    EncodedSequence shifted = transpose(s, semitones, *codec);
-    if (shifted.steps.empty()) return std::nullopt;
-    return shifted;
-  };
   ProgressReporter reporter(isatty(STDERR_FILENO) != 0, o.log_every);
-  const TrainResult r = train_model(o, data.train, data.valid, transpose_fn, std::ref(reporter));
+  const TrainResult r = train_model(o, data.train, data.valid, std::ref(reporter));
   if (isatty(STDERR_FILENO) != 0) std::fprintf(stderr, "\r\033[K");
   std::cout << "model: " << o.out.string() << "\n"
             << "best valid NLL: " << r.best_valid_loss << (events ? " nats/token" : " nats/frame") << " (epoch "
@@ -188,14 +183,7 @@ Subcommand add_train_command(CLI::App& parent) {
   cmd->add_option("--threads", o.threads, "LibTorch threads (1 is fastest for small models on few cores)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--max-steps", args->max_steps, "Stop after N steps (smoke runs)")->check(CLI::Range(0L, 1L << 40));
-  return {cmd, [args] {
-            try {
-              return run_train(*args);
-            } catch (const std::exception& e) {
-              std::cerr << "\nnextbeat train: " << e.what() << '\n';
-              return 1;
-            }
-          }};
+  return {cmd, reporting_errors("train", [args] { return run_train(*args); })};
 }
 
 }  // namespace nextbeat::daemon

@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "engine/AtomicFile.h"
+#include "engine/Dataset.h"
 #include "engine/Evaluator.h"
 #include "engine/LstmNet.h"
 #include "engine/ModelFile.h"
@@ -120,8 +121,7 @@ struct EpochPlan {
   std::vector<std::vector<detail::Window>> batches;
 };
 
-EpochPlan plan_epoch(const TrainOptions& o, const std::vector<EncodedSequence>& train, const TransposeFn& transpose_fn,
-                     int epoch) {
+EpochPlan plan_epoch(const TrainOptions& o, const std::vector<EncodedSequence>& train, const Codec& codec, int epoch) {
   std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(epoch));
   EpochPlan plan;
   std::vector<const EncodedSequence*> sequences;
@@ -132,10 +132,10 @@ EpochPlan plan_epoch(const TrainOptions& o, const std::vector<EncodedSequence>& 
   }
   plan.transposed.reserve(train.size());
   for (std::size_t i = 0; i < train.size(); ++i) {
-    std::optional<EncodedSequence> shifted;
-    if (shifts[i] != 0 && transpose_fn) shifted = transpose_fn(train[i], shifts[i]);
-    if (shifted) {
-      plan.transposed.push_back(std::move(*shifted));
+    EncodedSequence shifted;
+    if (shifts[i] != 0) shifted = transpose(train[i], shifts[i], codec);
+    if (!shifted.steps.empty()) {  // empty: a pitch would leave the range
+      plan.transposed.push_back(std::move(shifted));
       sequences.push_back(&plan.transposed.back());
     } else {
       sequences.push_back(&train[i]);
@@ -262,7 +262,7 @@ std::string iso_time_now() {
 }  // namespace
 
 TrainResult train_model(const TrainOptions& o, const std::vector<EncodedSequence>& train,
-                        const std::vector<EncodedSequence>& valid, const TransposeFn& transpose_fn,
+                        const std::vector<EncodedSequence>& valid,
                         const std::function<void(const TrainProgress&)>& on_progress) {
   if (train.empty()) throw TrainError("no training data");
   if (valid.empty()) throw TrainError("no validation data: early stopping and the best model need a validation split");
@@ -295,7 +295,8 @@ TrainResult train_model(const TrainOptions& o, const std::vector<EncodedSequence
     ++p.metrics_lines;
   };
 
-  const std::int64_t steps_per_epoch = static_cast<std::int64_t>(plan_epoch(o, train, transpose_fn, 1).batches.size());
+  const auto codec = make_codec(o.spec.codec);
+  const std::int64_t steps_per_epoch = static_cast<std::int64_t>(plan_epoch(o, train, *codec, 1).batches.size());
   const std::int64_t total_steps = steps_per_epoch * o.max_epochs;
   const auto started = Clock::now();
   const double seconds_before = p.seconds;
@@ -326,7 +327,7 @@ TrainResult train_model(const TrainOptions& o, const std::vector<EncodedSequence
   TrainResult result;
   bool stop = false;
   for (; p.epoch <= o.max_epochs && !stop; ++p.epoch, p.batch_in_epoch = 0) {
-    const EpochPlan plan = plan_epoch(o, train, transpose_fn, p.epoch);
+    const EpochPlan plan = plan_epoch(o, train, *codec, p.epoch);
     for (; p.batch_in_epoch < static_cast<std::int64_t>(plan.batches.size());) {
       if (o.max_steps && p.step >= *o.max_steps) {
         stop = true;

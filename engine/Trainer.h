@@ -74,12 +74,11 @@ class TrainError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// `transpose_fn` shifts a sequence by semitones, or returns nullopt when a
-// pitch would leave the range (the sequence is then used untransposed).
-using TransposeFn = std::function<std::optional<EncodedSequence>(const EncodedSequence&, int)>;
-
+// Augmentation shifts each train sequence by up to options.transpose
+// semitones per epoch (dataset.h transpose(); a sequence that would leave the
+// codec's range is used as it is).
 TrainResult train_model(const TrainOptions& options, const std::vector<EncodedSequence>& train,
-                        const std::vector<EncodedSequence>& valid, const TransposeFn& transpose_fn,
+                        const std::vector<EncodedSequence>& valid,
                         const std::function<void(const TrainProgress&)>& on_progress);
 
 // Where train_model writes its side files.

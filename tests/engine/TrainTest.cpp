@@ -62,13 +62,8 @@ TEST_CASE("train -> eval -> generate end to end on a few chorales", "[unit][trai
   REQUIRE(data.train.size() == 24);
   TrainOptions o = tiny_options(dir.path() / "tiny.nbm", *codec);
   o.provenance = {{"data", {kSmall.string()}}, {"command", "test"}};
-  const auto transpose_fn = [&](const EncodedSequence& s, int k) -> std::optional<EncodedSequence> {
-    auto t = transpose(s, k, *codec);
-    return t.steps.empty() ? std::nullopt : std::optional(std::move(t));
-  };
   int progress_calls = 0;
-  const TrainResult r =
-      train_model(o, data.train, data.valid, transpose_fn, [&](const TrainProgress&) { ++progress_calls; });
+  const TrainResult r = train_model(o, data.train, data.valid, [&](const TrainProgress&) { ++progress_calls; });
   CHECK(r.epochs == 2);
   CHECK(progress_calls > 0);
   CHECK(std::isfinite(r.best_valid_loss));
@@ -109,22 +104,18 @@ TEST_CASE("a resumed run continues on the same loss curve", "[unit][train]") {
   settings.kind = CodecKind::kPianoRoll;
   const auto codec = make_codec(settings);
   const Dataset data = load_dataset({kSmall}, *codec);
-  const auto transpose_fn = [&](const EncodedSequence& s, int k) -> std::optional<EncodedSequence> {
-    auto t = transpose(s, k, *codec);
-    return t.steps.empty() ? std::nullopt : std::optional(std::move(t));
-  };
 
   TrainOptions straight = tiny_options(dir.path() / "straight.nbm", *codec);
-  train_model(straight, data.train, data.valid, transpose_fn, {});
+  train_model(straight, data.train, data.valid, {});
 
   // Stopped after 6 steps (mid-epoch, after a checkpoint at 4 and a log at 6),
   // then resumed to the end.
   TrainOptions first = tiny_options(dir.path() / "resumed.nbm", *codec);
   first.max_steps = 6;
-  train_model(first, data.train, data.valid, transpose_fn, {});
+  train_model(first, data.train, data.valid, {});
   TrainOptions second = tiny_options(dir.path() / "resumed.nbm", *codec);
   second.resume = true;
-  train_model(second, data.train, data.valid, transpose_fn, {});
+  train_model(second, data.train, data.valid, {});
 
   const auto a = metrics_lines(metrics_path(straight.out));
   const auto b = metrics_lines(metrics_path(second.out));
@@ -140,7 +131,7 @@ TEST_CASE("a resumed run continues on the same loss curve", "[unit][train]") {
     TrainOptions other = tiny_options(dir.path() / "resumed.nbm", *codec);
     other.resume = true;
     other.seed = 99;
-    CHECK_THROWS_WITH(train_model(other, data.train, data.valid, transpose_fn, {}),
+    CHECK_THROWS_WITH(train_model(other, data.train, data.valid, {}),
                       Catch::Contains("cannot resume") && Catch::Contains("seed"));
   }
 }
