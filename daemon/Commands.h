@@ -42,6 +42,10 @@ struct Subcommand {
   std::function<int()> run;
 };
 
+// The error boundary of an offline command: an exception becomes
+// "nextbeat NAME: what" on stderr and exit status 1.
+std::function<int()> reporting_errors(std::string name, std::function<int()> run);
+
 Subcommand add_train_command(CLI::App& parent);     // TrainCommand.cpp
 Subcommand add_eval_command(CLI::App& parent);      // EvalCommand.cpp
 Subcommand add_generate_command(CLI::App& parent);  // GenerateCommand.cpp

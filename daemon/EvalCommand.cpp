@@ -191,14 +191,7 @@ Subcommand add_eval_command(CLI::App& parent) {
   cmd->add_option("--beats", args->beats, "Beats generated per continuation")->check(CLI::Range(1.0, 1000.0));
   cmd->add_option("--seed", args->seed, "Sampling seed");
   cmd->add_flag("--json", args->json, "Print the report as JSON");
-  return {cmd, [args] {
-            try {
-              return run_eval(*args);
-            } catch (const std::exception& e) {
-              std::cerr << "nextbeat eval: " << e.what() << '\n';
-              return 1;
-            }
-          }};
+  return {cmd, reporting_errors("eval", [args] { return run_eval(*args); })};
 }
 
 }  // namespace nextbeat::daemon

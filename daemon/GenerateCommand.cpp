@@ -125,14 +125,7 @@ Subcommand add_generate_command(CLI::App& parent) {
   cmd->add_option("--seed", c.seed, "Sampling seed (0 = from the clock)");
   cmd->add_option("--soundfont", args->soundfont, "Soundfont for --wav")->check(CLI::ExistingFile);
   cmd->add_option("--program", args->program, "General MIDI program for --wav")->check(CLI::Range(0, 127));
-  return {cmd, [args] {
-            try {
-              return run_generate(*args);
-            } catch (const std::exception& e) {
-              std::cerr << "nextbeat generate: " << e.what() << '\n';
-              return 1;
-            }
-          }};
+  return {cmd, reporting_errors("generate", [args] { return run_generate(*args); })};
 }
 
 }  // namespace nextbeat::daemon

@@ -1,5 +1,7 @@
 // nextbeat: one binary, one subcommand per job (DESIGN.md "One binary").
 // Subcommands that are not built yet are absent, not stubs.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -31,6 +33,19 @@ void set_command_line(int argc, char** argv) {
 }
 const std::string& command_line() {
   return g_command_line;
+}
+
+std::function<int()> reporting_errors(std::string name, std::function<int()> run) {
+  return [name = std::move(name), run = std::move(run)] {
+    try {
+      return run();
+    } catch (const std::exception& e) {
+      // On a terminal, first clear a progress bar the command may have drawn.
+      if (isatty(STDERR_FILENO) != 0) std::cerr << "\r\033[K";
+      std::cerr << "nextbeat " << name << ": " << e.what() << '\n';
+      return 1;
+    }
+  };
 }
 }  // namespace nextbeat::daemon
 
