@@ -1,30 +1,17 @@
 #include "config/Config.h"
 
+#include "config/Controls.h"
+
 namespace nextbeat::config {
 
 const std::vector<std::string_view>& cc_controls() {
-  // The continuous or switchable controls of [sampling] and [engine], plus
-  // tempo and the momentary actions. A CC value 0..127 is mapped onto each
-  // control's range by the live engine.
-  static const std::vector<std::string_view> kControls{"temperature",
-                                                       "top_k",
-                                                       "top_p",
-                                                       "repetition_penalty",
-                                                       "density",
-                                                       "velocity_scale",
-                                                       "pitch_min",
-                                                       "pitch_max",
-                                                       "key",
-                                                       "scale",
-                                                       "mode",
-                                                       "fallback",
-                                                       "gap_beats",
-                                                       "response_beats",
-                                                       "latency_budget_ms",
-                                                       "tempo",
-                                                       "mute",
-                                                       "reset",
-                                                       "panic"};
+  // Every live control (config/Controls.h); a CC value 0..127 is mapped onto
+  // each control's range by cc_to_value.
+  static const std::vector<std::string_view> kControls = [] {
+    std::vector<std::string_view> names;
+    for (const auto& spec : control_specs()) names.push_back(spec.name);
+    return names;
+  }();
   return kControls;
 }
 

@@ -1,5 +1,7 @@
 #include "config/Schema.h"
 
+#include "config/Controls.h"
+
 #include <arpa/inet.h>
 
 #include <charconv>
@@ -30,12 +32,6 @@ bool is_ip_address(std::string_view text) {
   const std::string s(text);
   unsigned char buf[sizeof(struct in6_addr)];
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
-
-bool is_note_name(std::string_view text) {
-  if (text.empty() || text.size() > 2) return false;
-  if (text[0] < 'A' || text[0] > 'G') return false;
-  return text.size() == 1 || text[1] == '#' || text[1] == 'b';
 }
 
 using StringCheck = bool (*)(std::string_view);
@@ -243,7 +239,7 @@ std::vector<FieldSpec> build_schema() {
       .integer("top_k", &SamplingConfig::top_k, 0, 1024)
       .number("top_p", &SamplingConfig::top_p, 0.01, 1.0)
       .string("key", &SamplingConfig::key, "\"\" (no constraint) or a key name such as C, F#, Bb",
-              [](std::string_view s) { return s.empty() || is_note_name(s); })
+              [](std::string_view s) { return s.empty() || key_pitch_class(s).has_value(); })
       .choice("scale", &SamplingConfig::scale)
       .number("repetition_penalty", &SamplingConfig::repetition_penalty, 1.0, 10.0)
       .number("density", &SamplingConfig::density, 0.0, 4.0)

@@ -405,6 +405,12 @@ LstmModel::State LstmModel::snapshot() const {
   return state_;
 }
 
+void LstmModel::snapshot(State& into) const {
+  into.h = state_.h;
+  into.c = state_.c;
+  into.logits = state_.logits;
+}
+
 void LstmModel::restore(const State& state) {
   std::copy(state.h.begin(), state.h.end(), state_.h.begin());
   std::copy(state.c.begin(), state.c.end(), state_.c.begin());

@@ -90,6 +90,9 @@ class LstmModel {
     std::vector<float> logits;
   };
   State snapshot() const;
+  // The same into existing storage: no allocation once `into` has the size
+  // (the live engine's rollouts).
+  void snapshot(State& into) const;
   void restore(const State& state);
 
   // For the engine's LibTorch code (training, evaluation).

@@ -22,17 +22,21 @@ Sampler::Sampler(const CodecSettings& codec, const SamplingControls& controls) :
 }
 
 void Sampler::set_controls(const SamplingControls& controls) {
-  controls_ = controls;
-  controls_.temperature = std::max(controls_.temperature, 1e-3);
-  allowed_ = controls.key ? allowed_pitches(*controls.key, controls.scale) : PitchSet().set();
-  for (int p = 0; p < kMidiPitches; ++p)
-    if (p < controls.pitch_min || p > controls.pitch_max) allowed_.reset(static_cast<std::size_t>(p));
+  adjust(controls);
   const std::uint64_t seed =
       controls.seed != 0 ? controls.seed
                          : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   rng_.seed(seed);
   history_.fill(-1);
   history_at_ = 0;
+}
+
+void Sampler::adjust(const SamplingControls& controls) noexcept {
+  controls_ = controls;
+  controls_.temperature = std::max(controls_.temperature, 1e-3);
+  allowed_ = controls.key ? allowed_pitches(*controls.key, controls.scale) : PitchSet().set();
+  for (int p = 0; p < kMidiPitches; ++p)
+    if (p < controls.pitch_min || p > controls.pitch_max) allowed_.reset(static_cast<std::size_t>(p));
 }
 
 void Sampler::note_played(int pitch) noexcept {

@@ -37,7 +37,12 @@ struct SamplingControls {
 class Sampler {
  public:
   Sampler(const CodecSettings& codec, const SamplingControls& controls);
+  // Sets the controls and reseeds the generator (from controls.seed, or the clock).
   void set_controls(const SamplingControls& controls);
+  // Sets the controls but keeps the generator and the note history: a live
+  // control change must not restart the random sequence.
+  // real-time safe: no allocation, no locks.
+  void adjust(const SamplingControls& controls) noexcept;
   const SamplingControls& controls() const noexcept { return controls_; }
 
   // events. allow_notes = false leaves only SHIFT and NOTE_OFF (used to move

@@ -1,0 +1,342 @@
+// The live engine driven block by block with a fake clock and a scripted
+// performer, no device: the outputs go through the output thread's
+// timetable (OutputScheduler) into a recorder, as they would go to MIDI.
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "config/Config.h"
+#include "config/Controls.h"
+#include "engine/LiveEngine.h"
+#include "engine/Model.h"
+#include "engine/OutputScheduler.h"
+
+using namespace nextbeat;
+using namespace nextbeat::engine;
+
+namespace {
+
+constexpr std::int64_t kMs = 1'000'000;
+
+class FakeClock final : public Clock {
+ public:
+  std::int64_t now_ns() const noexcept override {
+    t_ += per_call_;  // a slow machine: every look at the clock costs time
+    return t_;
+  }
+  void set(std::int64_t t) { t_ = t; }
+  std::int64_t t() const { return t_; }
+  void cost_per_call(std::int64_t ns) { per_call_ = ns; }
+
+ private:
+  mutable std::int64_t t_ = 1'000 * kMs;
+  std::int64_t per_call_ = 0;
+};
+
+// What reached "the synth": note on/off as played, and what is sounding.
+struct Recorder final : OutputSink {
+  void emit(const OutputEvent& e) noexcept override {
+    events.push_back(e);
+    const auto key = std::pair{e.channel, e.pitch};
+    if (e.kind == OutputKind::kNoteOn) sounding[key] = true;
+    if (e.kind == OutputKind::kNoteOff) sounding.erase(key);
+    if (e.kind == OutputKind::kBeat) ++beats;
+  }
+  std::size_t notes_on() const {
+    return static_cast<std::size_t>(
+        std::count_if(events.begin(), events.end(), [](const auto& e) { return e.kind == OutputKind::kNoteOn; }));
+  }
+  std::vector<OutputEvent> events;
+  std::map<std::pair<int, int>, bool> sounding;
+  int beats = 0;
+};
+
+// Engine -> timetable -> recorder, as the daemon's engine and output threads do.
+struct Rig {
+  explicit Rig(const config::Config& config, const char* model = "default:events") {
+    engine = std::make_unique<LiveEngine>(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path(model))),
+                                          config, to_scheduler, clock);
+  }
+  struct ToScheduler final : OutputSink {
+    explicit ToScheduler(Rig& r) : rig(r) {}
+    void emit(const OutputEvent& e) noexcept override { rig.scheduler.add(e, rig.clock.t()); }
+    Rig& rig;
+  };
+
+  // Time passes in 1 ms steps up to `until`, with the engine woken when it asks.
+  void run_until(std::int64_t until) {
+    while (clock.t() < until) {
+      clock.set(std::min(until, clock.t() + kMs));
+      engine->advance();
+      scheduler.play_due(clock.t());
+    }
+  }
+  void input(InputKind kind, int a = 0, int b = 0) {
+    InputEvent e{
+        .time_ns = clock.t(), .kind = kind, .a = static_cast<std::int16_t>(a), .b = static_cast<std::int16_t>(b)};
+    engine->handle(e);
+    engine->advance();
+    scheduler.play_due(clock.t());
+  }
+  void control(config::Control id, double value) {
+    InputEvent e{
+        .time_ns = clock.t(), .kind = InputKind::kControl, .control = static_cast<std::uint8_t>(id), .value = value};
+    engine->handle(e);
+    engine->advance();
+    scheduler.play_due(clock.t());
+  }
+  // A C-major phrase of quarter notes at 120 bpm (500 ms a beat), `beats` long.
+  void play_phrase(int beats) {
+    static constexpr int kPitches[] = {60, 64, 67, 72, 67, 64, 62, 65, 69, 71};
+    for (int i = 0; i < beats; ++i) {
+      const int p = kPitches[i % 10];
+      input(InputKind::kNoteOn, p, 90);
+      run_until(clock.t() + 400 * kMs);
+      input(InputKind::kNoteOff, p);
+      run_until(clock.t() + 100 * kMs);
+    }
+  }
+  std::size_t own_notes_since(std::size_t from) const {
+    return static_cast<std::size_t>(std::count_if(recorder.events.begin() + static_cast<std::ptrdiff_t>(from),
+                                                  recorder.events.end(),
+                                                  [](const auto& e) { return e.kind == OutputKind::kNoteOn; }));
+  }
+  std::size_t own_notes_after(std::int64_t t) const {
+    return static_cast<std::size_t>(std::count_if(recorder.events.begin(), recorder.events.end(), [&](const auto& e) {
+      return e.kind == OutputKind::kNoteOn && e.time_ns >= t;
+    }));
+  }
+  // The engine stops (as on SIGINT) and everything the scheduler holds plays
+  // out; nothing may be left sounding.
+  void drain() {
+    engine->stop();
+    run_until(clock.t() + 20'000 * kMs);
+  }
+
+  FakeClock clock;
+  Recorder recorder;
+  OutputScheduler scheduler{recorder};
+  ToScheduler to_scheduler{*this};
+  std::unique_ptr<LiveEngine> engine;
+};
+
+config::Config base_config(config::Mode mode) {
+  config::Config c;
+  c.engine.mode = mode;
+  c.engine.gap_beats = 2.0;
+  c.sampling.seed = 7;
+  c.sampling.temperature = 0.9;
+  c.engine.max_note_beats = 2.0;
+  c.engine.latency_budget_ms = 50;  // the fake clock stands still while the model computes
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("continue: plays on in the pause and stops when the performer plays again", "[unit][live]") {
+  Rig rig(base_config(config::Mode::kContinue));
+  rig.play_phrase(8);
+  CHECK(rig.recorder.notes_on() == 0);  // nothing while the performer plays
+  rig.run_until(rig.clock.t() + 6'000 * kMs);
+  const std::size_t played = rig.recorder.notes_on();
+  CHECK(played > 0);
+  CHECK(rig.engine->stats().predictions > 0);
+  CHECK(rig.engine->stats().misses == 0);
+  // The performer plays: nextbeat's notes end at once and it stays quiet.
+  rig.input(InputKind::kNoteOn, 62, 80);
+  CHECK(rig.recorder.sounding.count({0, 62}) == 0);
+  CHECK(std::none_of(rig.recorder.sounding.begin(), rig.recorder.sounding.end(),
+                     [](const auto& s) { return s.first.first == 0; }));
+  const std::size_t at_takeover = rig.recorder.events.size();
+  rig.run_until(rig.clock.t() + 900 * kMs);  // less than gap_beats
+  CHECK(rig.own_notes_since(at_takeover) == 0);
+  rig.input(InputKind::kNoteOff, 62);
+  rig.drain();
+  CHECK(rig.recorder.sounding.empty());
+}
+
+TEST_CASE("the same seed and the same performance give the same output", "[unit][live]") {
+  const auto run = [] {
+    Rig rig(base_config(config::Mode::kContinue));
+    rig.play_phrase(6);
+    rig.run_until(rig.clock.t() + 4'000 * kMs);
+    std::vector<std::tuple<std::int64_t, int, int, int>> out;
+    for (const auto& e : rig.recorder.events)
+      if (e.kind == OutputKind::kNoteOn || e.kind == OutputKind::kNoteOff)
+        out.emplace_back(e.time_ns, static_cast<int>(e.kind), e.pitch, e.velocity);
+    return out;
+  };
+  const auto a = run();
+  const auto b = run();
+  REQUIRE(!a.empty());
+  CHECK(a == b);
+}
+
+TEST_CASE("call-response answers each phrase for response_beats, then waits", "[unit][live]") {
+  auto c = base_config(config::Mode::kCallResponse);
+  c.engine.response_beats = 2;
+  c.sampling.density = 2.0;
+  Rig rig(c);
+  rig.play_phrase(6);
+  const auto beats_before = rig.engine->stats().predictions.load();
+  rig.run_until(rig.clock.t() + 8'000 * kMs);  // 16 beats of silence
+  CHECK(rig.engine->stats().predictions - beats_before == 2);
+  CHECK(rig.recorder.sounding.empty());  // the answer ended with its last beat
+  // A new phrase gets a new answer.
+  rig.play_phrase(4);
+  rig.run_until(rig.clock.t() + 4'000 * kMs);
+  CHECK(rig.engine->stats().predictions - beats_before == 4);
+}
+
+TEST_CASE("accompany plays every beat alongside the performer", "[unit][live]") {
+  Rig rig(base_config(config::Mode::kAccompany));
+  rig.play_phrase(1);
+  const auto predictions = rig.engine->stats().predictions.load();
+  rig.play_phrase(8);
+  CHECK(rig.engine->stats().predictions - predictions >= 7);
+  rig.drain();
+  CHECK(rig.recorder.sounding.empty());
+}
+
+TEST_CASE("a rollout that misses its deadline is dropped, the fallback plays and the miss is counted", "[unit][live]") {
+  auto c = base_config(config::Mode::kAccompany);
+  c.engine.latency_budget_ms = 5;
+  SECTION("rest") {
+    Rig rig(c);
+    rig.play_phrase(4);
+    const auto predictions = rig.engine->stats().predictions.load();
+    rig.clock.cost_per_call(1 * kMs);  // every model step now "takes" over a millisecond
+    const std::int64_t slow_from = rig.clock.t();
+    rig.run_until(rig.clock.t() + 3'000 * kMs);
+    rig.clock.cost_per_call(0);
+    CHECK(rig.engine->stats().misses >= 4);
+    CHECK(rig.engine->stats().predictions == predictions);
+    // rest: silence from the first missed beat on (the beat already planned still plays)
+    CHECK(rig.own_notes_after(slow_from + 500 * kMs) == 0);
+    rig.drain();
+    CHECK(rig.recorder.sounding.empty());
+  }
+  SECTION("repeat") {
+    c.engine.fallback = config::Fallback::kRepeat;
+    c.sampling.density = 3.0;
+    Rig rig(c);
+    rig.play_phrase(4);
+    REQUIRE(rig.engine->stats().predictions > 0);
+    rig.clock.cost_per_call(1 * kMs);
+    const std::int64_t slow_from = rig.clock.t();
+    rig.run_until(rig.clock.t() + 3'000 * kMs);
+    rig.clock.cost_per_call(0);
+    CHECK(rig.engine->stats().misses >= 4);
+    CHECK(rig.own_notes_after(slow_from + 500 * kMs) > 0);  // the last beat again
+    rig.drain();
+    CHECK(rig.recorder.sounding.empty());
+  }
+}
+
+TEST_CASE("no stuck notes on any stop path", "[unit][live]") {
+  auto c = base_config(config::Mode::kContinue);
+  c.sampling.density = 3.0;
+  c.engine.max_note_beats = 1.0;
+  Rig rig(c);
+  rig.play_phrase(6);
+  rig.run_until(rig.clock.t() + 2'700 * kMs);  // nextbeat is playing now
+  REQUIRE(rig.engine->playing());
+  using config::Control;
+  SECTION("panic") {
+    rig.control(Control::kPanic, 1);
+  }
+  SECTION("mode switch") {
+    rig.control(Control::kMode, 2);
+  }
+  SECTION("mute") {
+    rig.control(Control::kMute, 1);
+  }
+  SECTION("channel change") {
+    rig.control(Control::kChannel, 5);
+  }
+  SECTION("reset") {
+    rig.control(Control::kReset, 1);
+  }
+  SECTION("model swap") {
+    auto old =
+        rig.engine->swap_model(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path("default:pianoroll"))));
+    CHECK(old != nullptr);
+  }
+  SECTION("stop (SIGINT, SIGTERM)") {
+    rig.engine->stop();
+  }
+  SECTION("max_note_beats, while playing on") {}
+  // Immediately after the stop path, nothing of nextbeat's may sound for
+  // longer than max_note_beats; after the drain, nothing at all.
+  rig.run_until(rig.clock.t() + 600 * kMs);
+  rig.scheduler.play_due(rig.clock.t());
+  rig.engine->stop();
+  rig.drain();
+  CHECK(rig.recorder.sounding.empty());
+  CHECK(rig.scheduler.sounding() == 0);
+}
+
+TEST_CASE("the pianoroll model plays live too", "[unit][live]") {
+  Rig rig(base_config(config::Mode::kContinue), "default:pianoroll");
+  rig.play_phrase(8);
+  rig.run_until(rig.clock.t() + 6'000 * kMs);
+  CHECK(rig.engine->stats().predictions > 0);
+  CHECK(rig.recorder.notes_on() > 0);
+  rig.input(InputKind::kNoteOn, 60, 80);
+  CHECK(!rig.engine->playing());
+  rig.drain();
+  CHECK(rig.recorder.sounding.empty());
+}
+
+TEST_CASE("controls by CC, MIDI-learn and tap tempo", "[unit][live]") {
+  Rig rig(base_config(config::Mode::kContinue));
+  Notification n;
+  while (rig.engine->pop_notification(n)) {
+  }
+  // [cc] temperature = 21 by default: CC 21 at 127 is the top of its range.
+  rig.input(InputKind::kControlChange, 21, 127);
+  CHECK(rig.engine->config().sampling.temperature == Approx(10.0));
+  REQUIRE(rig.engine->pop_notification(n));
+  CHECK(n.control == config::Control::kTemperature);
+  // Learn: the next CC moved drives density.
+  InputEvent learn{.time_ns = rig.clock.t(),
+                   .kind = InputKind::kLearn,
+                   .control = static_cast<std::uint8_t>(config::Control::kDensity)};
+  rig.engine->handle(learn);
+  rig.input(InputKind::kControlChange, 30, 10);
+  REQUIRE(rig.engine->pop_notification(n));
+  CHECK(n.kind == Notification::Kind::kLearned);
+  CHECK(n.cc == 30);
+  CHECK(rig.engine->config().cc.at("density") == 30);
+  rig.input(InputKind::kControlChange, 30, 127);
+  CHECK(rig.engine->config().sampling.density == Approx(4.0));
+  // Tap tempo: four taps 400 ms apart = 150 bpm.
+  for (int i = 0; i < 4; ++i) {
+    rig.control(config::Control::kTap, 1);
+    rig.run_until(rig.clock.t() + 400 * kMs);
+  }
+  CHECK(rig.engine->clock().tempo_bpm() == Approx(150.0).epsilon(0.01));
+}
+
+TEST_CASE("MIDI clock in drives the beat", "[unit][live]") {
+  auto c = base_config(config::Mode::kAccompany);
+  c.clock.source = config::ClockSource::kMidi;
+  Rig rig(c);
+  rig.input(InputKind::kStart);
+  // 24 clocks per beat at 100 bpm: 25 ms apart.
+  for (int i = 0; i < 24 * 8; ++i) {
+    rig.input(InputKind::kClock);
+    rig.run_until(rig.clock.t() + 25 * kMs);
+  }
+  CHECK(rig.engine->clock().tempo_bpm() == Approx(100.0).epsilon(0.02));
+  const int beats = rig.recorder.beats;
+  CHECK(beats >= 6);
+  rig.input(InputKind::kStop);
+  rig.run_until(rig.clock.t() + 2'000 * kMs);
+  CHECK(rig.recorder.beats <= beats + 1);  // stopped: no more beats
+}
