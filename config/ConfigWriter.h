@@ -13,3 +13,12 @@ namespace nextbeat::config {
 std::string to_toml(const Config& config);
 
 }  // namespace nextbeat::config
+
+namespace nextbeat::config {
+
+// The config file's text with its [cc] table replaced by `bindings` (MIDI-learn
+// write-back): every other line, comments included, stays as it was; a file
+// without [cc] gets one at the end. Pure text in, text out.
+std::string with_cc_bindings(std::string_view toml_text, const CcMap& bindings);
+
+}  // namespace nextbeat::config

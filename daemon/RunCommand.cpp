@@ -1,7 +1,6 @@
-// `nextbeat run`. The live engine (MIDI/OSC in, prediction, output) is not
-// built yet; this runs what exists honestly: the config, the runtime report,
-// the MIDI APIs that can be opened, and the control loop with its signals and
-// systemd notifications. It says plainly that it plays nothing.
+// `nextbeat run`: the config, the runtime report, the live session (engine,
+// inputs, outputs; LiveSession.h) and the control loop with its signals and
+// systemd notifications.
 #include <csignal>
 
 #include <spdlog/spdlog.h>
@@ -11,9 +10,9 @@
 
 #include "config/ConfigLoader.h"
 #include "daemon/Commands.h"
+#include "daemon/LiveSession.h"
 #include "daemon/Logging.h"
 #include "engine/Runtime.h"
-#include "io/DeviceList.h"
 
 namespace nextbeat::daemon {
 namespace {
@@ -43,20 +42,6 @@ void report_runtime() {
   }
 }
 
-void report_midi() {
-  bool any = false;
-  for (const auto& api : io::list_midi_ports()) {
-    if (api.available) {
-      any = true;
-      spdlog::info("MIDI {}: {} input port(s), {} output port(s)", api.display_name, api.inputs.size(),
-                   api.outputs.size());
-    } else {
-      spdlog::info("MIDI {}: unavailable: {}", api.display_name, api.error);
-    }
-  }
-  if (!any) spdlog::warn("no MIDI API can be opened: start a JACK server (jackd -d dummy) or connect MIDI hardware");
-}
-
 }  // namespace
 
 int run_daemon(const RunOptions& options) {
@@ -71,15 +56,19 @@ int run_daemon(const RunOptions& options) {
   spdlog::info("nextbeat {} starting with {}", NEXTBEAT_VERSION,
                options.config_path ? "config " + *options.config_path : std::string("the built-in default config"));
   report_runtime();
-  report_midi();
-  spdlog::warn(
-      "the live engine is not built yet: this version loads no model ('{}'), opens no ports and plays "
-      "nothing; it validates the config, reports the runtime and handles signals (SIGHUP reloads the "
-      "config, SIGINT/SIGTERM stop)",
-      config.model.path);
 
   boost::asio::io_context io;
+  // Signals are caught from here on: one that comes while the model loads
+  // is handled as soon as the loop runs.
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  std::unique_ptr<LiveSession> session;
+  try {
+    session = std::make_unique<LiveSession>(
+        config, options.config_path ? std::optional<std::filesystem::path>(*options.config_path) : std::nullopt, io);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
                                                                              int signal) {
     if (ec) return;
@@ -91,6 +80,7 @@ int run_daemon(const RunOptions& options) {
         try {
           config = load(options);
           apply_log_level(options, config);
+          session->reload(config);
           spdlog::info("SIGHUP: config reloaded from {}", *options.config_path);
         } catch (const config::ConfigError& e) {
           log_config_error(e);
@@ -103,10 +93,11 @@ int run_daemon(const RunOptions& options) {
     }
     spdlog::info("{}: stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
     sd_notify(0, "STOPPING=1");
+    session->stop();  // every note on every output ends before the process does
     io.stop();
   };
   signals.async_wait(on_signal);
-  sd_notify(0, "READY=1\nSTATUS=running (no live engine yet)");
+  sd_notify(0, ("READY=1\nSTATUS=" + session->status_line()).c_str());
   spdlog::info("ready");
   io.run();
   spdlog::info("stopped");

@@ -8,19 +8,16 @@
 // its thread joined) before the slot is released and claimed again.
 #pragma once
 
-#include <semaphore.h>
-
 #include <array>
 #include <atomic>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <ctime>
 #include <memory>
 #include <optional>
 
 #include "engine/LiveEvent.h"
 #include "engine/SpscQueue.h"
+#include "engine/Wakeup.h"
 
 namespace nextbeat::engine {
 
@@ -33,9 +30,7 @@ class InputHub {
   InputHub() {
     for (auto& slot : slots_) slot.queue = std::make_unique<SpscQueue<InputEvent>>(kQueueCapacity);
     slots_[kControlSlot].claimed.store(true);
-    sem_init(&wake_, 0, 0);
   }
-  ~InputHub() { sem_destroy(&wake_); }
   InputHub(const InputHub&) = delete;
   InputHub& operator=(const InputHub&) = delete;
 
@@ -57,7 +52,7 @@ class InputHub {
   bool push(std::size_t slot, InputEvent event) noexcept {
     event.port = static_cast<std::uint8_t>(slot);
     const bool ok = slots_[slot].queue->push(event);
-    sem_post(&wake_);
+    wake_.signal();
     return ok;
   }
 
@@ -73,15 +68,9 @@ class InputHub {
 
   // called on: the engine thread. Sleeps until an input arrives or until
   // `deadline_ns` on the steady clock (CLOCK_MONOTONIC), whichever is first.
-  void wait_until(std::int64_t deadline_ns) noexcept {
-    timespec ts{};
-    ts.tv_sec = static_cast<time_t>(deadline_ns / 1'000'000'000);
-    ts.tv_nsec = static_cast<long>(deadline_ns % 1'000'000'000);
-    while (sem_clockwait(&wake_, CLOCK_MONOTONIC, &ts) != 0 && errno == EINTR) {
-    }
-  }
+  void wait_until(std::int64_t deadline_ns) noexcept { wake_.wait_until(deadline_ns); }
   // Wakes the engine without an event (stop requests).
-  void wake() noexcept { sem_post(&wake_); }
+  void wake() noexcept { wake_.signal(); }
 
   std::uint64_t dropped() const noexcept {
     std::uint64_t total = 0;
@@ -95,7 +84,7 @@ class InputHub {
     std::atomic<bool> claimed{false};
   };
   std::array<Slot, kSlots> slots_;
-  sem_t wake_{};
+  Wakeup wake_;
 };
 
 }  // namespace nextbeat::engine

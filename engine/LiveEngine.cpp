@@ -260,9 +260,9 @@ void LiveEngine::handle(const InputEvent& event) noexcept {
 
 void LiveEngine::performer_note(const InputEvent& event, bool on) noexcept {
   if (event.a < 0 || event.a > 127 || stopped_) return;
-  const std::int64_t started = now();
   const std::int64_t tick = tick_at(event.time_ns);
   feed_own_until(tick);
+  const std::int64_t started = now();  // the event's own steps from here
   const auto pitch = static_cast<std::size_t>(event.a);
   if (on) {
     stats_.notes_in.fetch_add(1, std::memory_order_relaxed);

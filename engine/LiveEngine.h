@@ -131,7 +131,7 @@ class LiveEngine {
   const LstmModel& model() const noexcept { return *model_; }
   const BeatClock& clock() const noexcept { return clock_; }
   // Whether nextbeat is playing its part now (for status).
-  bool playing() const noexcept { return playing_; }
+  bool playing() const noexcept { return playing_.load(std::memory_order_relaxed); }
 
  private:
   struct OwnEvent {
@@ -227,8 +227,8 @@ class LiveEngine {
   bool priming_ = false;
   std::uint64_t seed_ = 0;
 
-  std::int64_t next_beat_ = 0;  // the next beat to roll out (clock beats)
-  bool playing_ = false;
+  std::int64_t next_beat_ = 0;        // the next beat to roll out (clock beats)
+  std::atomic<bool> playing_{false};  // read by the control thread for status
   bool mute_ = false;
   bool stopped_ = false;
 

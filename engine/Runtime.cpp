@@ -7,6 +7,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <string_view>
@@ -70,6 +71,14 @@ RuntimeInfo runtime_info() {
   info.cuda_devices = info.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
   info.blas = detect_blas();
   return info;
+}
+
+}  // namespace nextbeat::engine
+
+namespace nextbeat::engine {
+
+void set_inference_threads(int threads) {
+  at::set_num_threads(std::max(1, threads));
 }
 
 }  // namespace nextbeat::engine

@@ -25,5 +25,8 @@ struct RuntimeInfo {
 // Inspects the loaded shared objects; call from any thread, at start-up.
 BlasInfo detect_blas();
 RuntimeInfo runtime_info();
+// LibTorch's intra-op threads (model.threads). One is fastest for a batch-1
+// step on small machines: more threads cost more in hand-offs than they save.
+void set_inference_threads(int threads);
 
 }  // namespace nextbeat::engine

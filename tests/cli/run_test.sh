@@ -26,28 +26,32 @@ stops_on() {  # stops_on SIGNAL: the process exits 0 after SIGNAL
   [ $status -eq 0 ] || fail "exited $status after SIG$1"
 }
 
-printf '[sampling]\ntemperature = 0.9\n' >"$tmp/cfg.toml"
+# A port of its own, so that tests running side by side do not collide.
+osc_port=$((20000 + RANDOM % 20000))
+printf '[sampling]\ntemperature = 0.9\n[osc]\nport = %d\nreply_port = %d\n' $osc_port $((osc_port + 1)) >"$tmp/cfg.toml"
 "$nextbeat" run --config "$tmp/cfg.toml" >"$log" 2>&1 &
 pid=$!
 wait_for "ready"
 grep -q "BLAS: " "$log" || fail "no BLAS report"
-grep -q "no MIDI API can be opened" "$log" || fail "no word about missing MIDI"
-grep -q "the live engine is not built yet" "$log" || fail "does not say what is missing"
+grep -q "no MIDI API" "$log" || fail "no word about missing MIDI"
+grep -q "running without MIDI input" "$log" || fail "does not say it goes on without MIDI"
+grep -q "OSC in on 127.0.0.1:$osc_port" "$log" || fail "does not say where OSC comes in"
+grep -q "model default:events" "$log" || fail "does not name the model"
 
-printf '[sampling]\ntemperature = -3\n' >"$tmp/cfg.toml"
+printf '[sampling]\ntemperature = -3\n[osc]\nport = %d\n' $osc_port >"$tmp/cfg.toml"
 kill -HUP "$pid"
 wait_for "keeping the previous one"
 grep -q "cfg.toml:2:15: sampling.temperature: expected a number" "$log" || fail "reload error lacks file:line:col"
 kill -0 "$pid" || fail "died on a bad reload"
 
-printf '[sampling]\ntemperature = 0.7\n' >"$tmp/cfg.toml"
+printf '[sampling]\ntemperature = 0.7\n[osc]\nport = %d\n' $osc_port >"$tmp/cfg.toml"
 kill -HUP "$pid"
 wait_for "config reloaded from"
 stops_on TERM
 grep -q "SIGTERM: stopping" "$log" || fail "no stop message"
 
-# SIGINT, on the built-in defaults.
-"$nextbeat" run >"$log" 2>&1 &
+# SIGINT, on the built-in defaults (OSC moved off 9000 with -o).
+"$nextbeat" run -o osc.port=$((osc_port + 2)) >"$log" 2>&1 &
 pid=$!
 wait_for "ready"
 grep -q "the built-in default config" "$log" || fail "does not say it runs on the defaults"

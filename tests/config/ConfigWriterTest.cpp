@@ -40,3 +40,16 @@ TEST_CASE("strings with quotes, backslashes and control characters survive print
   config.midi.output = "a \"b\" \\ c\td\x01";
   CHECK(load_config_string(to_toml(config), "printed.toml") == config);
 }
+
+TEST_CASE("MIDI-learn writes the [cc] table back and keeps the rest of the file", "[unit][config]") {
+  const std::string file =
+      "# my rig\n[sampling]\ntemperature = 0.9  # warm\n\n[cc]\ntemperature = 21\n# old\n\n[log]\nlevel = \"debug\"\n";
+  const std::string out = nextbeat::config::with_cc_bindings(file, {{"density", 30}, {"temperature", 21}});
+  CHECK(out ==
+        "# my rig\n[sampling]\ntemperature = 0.9  # warm\n\n[cc]\ndensity = 30\ntemperature = 21\n\n[log]\nlevel = "
+        "\"debug\"\n");
+  CHECK(nextbeat::config::with_cc_bindings("[clock]\ntempo_bpm = 90.0", {{"tempo", 7}}) ==
+        "[clock]\ntempo_bpm = 90.0\n\n[cc]\ntempo = 7\n");
+  // What it writes loads back.
+  CHECK(nextbeat::config::load_config_string(out, "rig.toml").cc.at("density") == 30);
+}

@@ -1,0 +1,477 @@
+#include "daemon/LiveSession.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "config/ConfigWriter.h"
+#include "config/Controls.h"
+#include "engine/AtomicFile.h"
+#include "engine/InputHub.h"
+#include "engine/LiveEngine.h"
+#include "engine/Model.h"
+#include "engine/ModelFile.h"
+#include "engine/OutputScheduler.h"
+#include "engine/Runtime.h"
+#include "engine/SpscQueue.h"
+#include "engine/Wakeup.h"
+#include "io/AudioOutput.h"
+#include "io/MidiInputs.h"
+#include "io/MidiOutput.h"
+#include "io/OscSender.h"
+#include "io/OscServer.h"
+
+namespace nextbeat::daemon {
+namespace {
+
+using engine::LstmModel;
+using engine::OutputEvent;
+using engine::OutputKind;
+using std::chrono::milliseconds;
+
+constexpr auto kPollPeriod = milliseconds(20);     // notifications, hand-backs
+constexpr auto kRescanPeriod = milliseconds(500);  // MIDI hot-plug (a port back within 2 s)
+constexpr std::int64_t kOutputIdleNs = 100'000'000;
+
+std::int64_t now_ns() {
+  return engine::SteadyClock().now_ns();
+}
+
+// Loads and warms up a model on the calling (control) thread: the first
+// steps of a fresh LibTorch module allocate and are slow, so they happen
+// here, never on the engine thread in front of a deadline.
+std::unique_ptr<LstmModel> load_warm_model(const std::string& name) {
+  auto model = std::make_unique<LstmModel>(LstmModel::load(engine::resolve_model_path(name)));
+  engine::Step step;
+  if (model->spec().codec.kind == engine::CodecKind::kEvents) step.token = 0;
+  for (int i = 0; i < 32; ++i) model->step(step);
+  model->reset();
+  return model;
+}
+
+// Real-time priority for the engine and output threads when the system
+// allows it (systemd unit: LimitRTPRIO; JACK users: the audio group); else
+// they run at normal priority, which the start-up log says.
+bool try_realtime(std::thread& thread, int priority) {
+  sched_param param{};
+  param.sched_priority = priority;
+  return pthread_setschedparam(thread.native_handle(), SCHED_FIFO, &param) == 0;
+}
+
+double percentile_us(std::vector<std::int64_t> values, double q) {
+  if (values.empty()) return 0;
+  const auto k = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1));
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
+  return static_cast<double>(values[k]) / 1000.0;
+}
+
+// The output thread's sinks: every output the config opened, in one call.
+// A sink can be switched off from another thread: RtMidi's JACK output
+// blocks once its ring buffer fills after the JACK server died, which would
+// hang the output thread (and the exit that joins it).
+class Fanout final : public engine::OutputSink {
+ public:
+  void add(engine::OutputSink* sink, const std::atomic<bool>* enabled = nullptr) {
+    if (sink != nullptr) sinks_.push_back({sink, enabled});
+  }
+  void emit(const OutputEvent& event) noexcept override {
+    for (const auto& [sink, enabled] : sinks_)
+      if (enabled == nullptr || enabled->load(std::memory_order_relaxed)) sink->emit(event);
+  }
+
+ private:
+  std::vector<std::pair<engine::OutputSink*, const std::atomic<bool>*>> sinks_;
+};
+
+}  // namespace
+
+struct LiveSession::Impl final : io::OscRequests, engine::OutputSink {
+  Impl(const config::Config& c, std::optional<std::filesystem::path> path, boost::asio::io_context& context)
+      : config(c), config_path(std::move(path)), io(context), poll_timer(context), rescan_timer(context) {}
+
+  // ---- engine -> outputs (engine thread) ----
+  void emit(const OutputEvent& event) noexcept override {
+    to_output.push(event);
+    output_wake.signal();
+    if (audio) audio->emit(event);
+  }
+
+  // ---- OSC requests (OSC thread): posted to the control thread ----
+  void load_model(std::string name) override {
+    boost::asio::post(io, [this, name = std::move(name)] { swap_model(name); });
+  }
+  void status() override {
+    boost::asio::post(io, [this] { send_status(); });
+  }
+  void save() override {
+    boost::asio::post(io, [this] { save_cc(); });
+  }
+
+  void start();
+  void engine_loop();
+  void output_loop();
+  void poll();
+  void rescan();
+  void swap_model(const std::string& name);
+  void send_status();
+  void save_cc();
+  void stop();
+
+  config::Config config;
+  std::optional<std::filesystem::path> config_path;
+  boost::asio::io_context& io;
+  boost::asio::steady_timer poll_timer;
+  boost::asio::steady_timer rescan_timer;
+
+  engine::SteadyClock clock;
+  engine::InputHub hub;
+  std::unique_ptr<engine::LiveEngine> engine;
+  // Control thread <-> engine thread hand-overs (raw pointers own the object in flight).
+  engine::SpscQueue<LstmModel*> models_in{4};
+  engine::SpscQueue<LstmModel*> models_out{4};
+  engine::SpscQueue<config::Config*> configs_in{4};
+  engine::SpscQueue<config::Config*> configs_out{4};
+  // Engine thread -> output thread.
+  engine::SpscQueue<OutputEvent> to_output{8192};
+  engine::Wakeup output_wake;
+
+  std::unique_ptr<io::MidiInputs> midi_in;
+  std::unique_ptr<io::MidiOutput> midi_out;
+  std::unique_ptr<io::OscServer> osc_in;
+  std::unique_ptr<io::OscNoteOutput> osc_out;  // used by the output thread only
+  std::unique_ptr<io::OscSender> reply;        // used by the control thread only
+  std::unique_ptr<io::AudioOutput> audio;
+
+  std::thread engine_thread;
+  std::thread output_thread;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> output_stopping{false};
+  std::atomic<bool> midi_out_alive{true};  // false once the JACK server is gone
+  std::atomic<std::int64_t> max_lateness_ns{0};
+  bool stopped = false;
+  std::string model_name;
+};
+
+void LiveSession::Impl::start() {
+  engine::set_inference_threads(config.model.threads);
+  model_name = config.model.path;
+  auto model = load_warm_model(model_name);
+  spdlog::info("model {}: {} codec, {} x {} LSTM, {} parameters", model_name,
+               model->spec().codec.kind == engine::CodecKind::kEvents ? "events" : "pianoroll", model->spec().layers,
+               model->spec().hidden, model->parameter_count());
+
+  // Devices. Each one that cannot open is logged and left out: a performer
+  // with OSC alone, or MIDI without audio, still gets a running daemon.
+  try {
+    midi_in = std::make_unique<io::MidiInputs>(config.midi, hub);
+    spdlog::info("{}", midi_in->where_to_connect());
+    for (const auto& line : midi_in->rescan()) spdlog::info("{}", line);
+  } catch (const std::exception& e) {
+    spdlog::warn("MIDI in: {}; running without MIDI input", e.what());
+  }
+  if (midi_in) {
+    try {
+      midi_out = std::make_unique<io::MidiOutput>(config.midi);
+      spdlog::info("{}", midi_out->where_to_connect());
+    } catch (const std::exception& e) {
+      spdlog::warn("MIDI out: {}; running without MIDI output", e.what());
+    }
+  }
+  if (config.osc.enabled) {
+    try {
+      osc_in = std::make_unique<io::OscServer>(config.osc, hub, *this);
+      osc_out = std::make_unique<io::OscNoteOutput>(config.osc.reply_host, config.osc.reply_port);
+      reply = std::make_unique<io::OscSender>(config.osc.reply_host, config.osc.reply_port);
+      spdlog::info("{}; replies and notes to {}", osc_in->description(), reply->target());
+    } catch (const std::exception& e) {
+      spdlog::warn("OSC: {}; running without OSC", e.what());
+      osc_in.reset();
+    }
+  }
+  if (config.audio.enabled) {
+    try {
+      audio = std::make_unique<io::AudioOutput>(config.audio);
+      spdlog::info("{}", audio->describe());
+    } catch (const std::exception& e) {
+      spdlog::warn("audio: {}; running without audio", e.what());
+    }
+  }
+  if (!midi_in && !osc_in) spdlog::warn("no input is open: nextbeat can hear nothing (see the messages above)");
+
+  engine = std::make_unique<engine::LiveEngine>(std::move(model), config, *this, clock);
+  output_thread = std::thread([this] { output_loop(); });
+  engine_thread = std::thread([this] { engine_loop(); });
+  const bool rt = try_realtime(engine_thread, 70) && try_realtime(output_thread, 75);
+  if (!rt) spdlog::info("real-time priority not permitted (SCHED_FIFO); the engine runs at normal priority");
+
+  poll_timer.expires_after(kPollPeriod);
+  poll_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) poll();
+  });
+  if (midi_in) {
+    rescan_timer.expires_after(kRescanPeriod);
+    rescan_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) rescan();
+    });
+  }
+}
+
+// The engine thread: owns the engine, its model and all LibTorch calls.
+void LiveSession::Impl::engine_loop() {
+  // OpenMP's thread count is per thread: set on this one, or LibTorch's
+  // intra-op work here runs on as many threads as cores, which made a step
+  // ~10x slower on 2 cores (measured: 1.7 ms per event instead of ~0.2 ms).
+  engine::set_inference_threads(config.model.threads);
+  engine::InputEvent event;
+  while (!stopping.load(std::memory_order_acquire)) {
+    while (hub.pop(event)) engine->handle(event);
+    LstmModel* model = nullptr;
+    while (models_in.pop(model)) {
+      auto old = engine->swap_model(std::unique_ptr<LstmModel>(model));
+      models_out.push(old.release());  // freed on the control thread (capacity = models in flight)
+    }
+    config::Config* reloaded = nullptr;
+    while (configs_in.pop(reloaded)) {
+      engine->reconfigure(*reloaded);
+      configs_out.push(reloaded);
+    }
+    engine->advance();
+    hub.wait_until(engine->next_wakeup_ns());
+  }
+  engine->stop();  // every own note ends; the output thread sends the note-offs
+  output_wake.signal();
+}
+
+// The output thread: plays each event at its time on MIDI and OSC.
+void LiveSession::Impl::output_loop() {
+  Fanout fanout;
+  fanout.add(midi_out.get(), &midi_out_alive);
+  fanout.add(osc_out.get());
+  engine::OutputScheduler scheduler(fanout);
+  OutputEvent event;
+  for (;;) {
+    const std::int64_t t = now_ns();
+    while (to_output.pop(event)) scheduler.add(event, t);
+    scheduler.play_due(now_ns());
+    max_lateness_ns.store(scheduler.max_lateness_ns(), std::memory_order_relaxed);
+    if (output_stopping.load(std::memory_order_acquire)) break;
+    output_wake.wait_until(std::min(scheduler.next_due(), now_ns() + kOutputIdleNs));
+  }
+  // Exit: what the engine sent last (its all-notes-off), then every note
+  // still sounding ends, on every output.
+  while (to_output.pop(event)) scheduler.add(event, now_ns());
+  scheduler.release_all(now_ns());
+  if (midi_out && midi_out_alive.load()) midi_out->all_notes_off_everywhere();
+}
+
+void LiveSession::Impl::poll() {
+  engine::Notification n;
+  while (engine->pop_notification(n)) {
+    const auto& spec = config::control_spec(n.control);
+    if (n.kind == engine::Notification::Kind::kLearned) {
+      config.cc[std::string(spec.name)] = n.cc;
+      std::erase_if(config.cc, [&](const auto& e) { return e.second == n.cc && e.first != spec.name; });
+      spdlog::info("MIDI-learn: CC {} now moves {} (/nextbeat/save writes it to the config file)", n.cc, spec.name);
+      if (reply) reply->send("/nextbeat/learn", {std::string(spec.name), static_cast<std::int32_t>(n.cc)});
+      continue;
+    }
+    if (spec.config_key.empty() || spec.type == config::ControlType::kAction) {
+      if (reply) reply->send("/nextbeat/" + std::string(spec.name), {static_cast<float>(n.value)});
+    } else {
+      config::apply_control(config, n.control, n.value);
+      if (reply) {
+        if (spec.type == config::ControlType::kChoice) {
+          reply->send("/nextbeat/" + std::string(spec.name), {config::format_control_value(spec, n.value)});
+        } else {
+          reply->send("/nextbeat/" + std::string(spec.name), {static_cast<float>(n.value)});
+        }
+      }
+    }
+    spdlog::debug("control {} = {}", spec.name, config::format_control_value(spec, n.value));
+  }
+  LstmModel* old = nullptr;
+  while (models_out.pop(old)) delete old;
+  config::Config* used = nullptr;
+  while (configs_out.pop(used)) delete used;
+  if (stopped) return;
+  poll_timer.expires_after(kPollPeriod);
+  poll_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) poll();
+  });
+}
+
+void LiveSession::Impl::rescan() {
+  for (const auto& line : midi_in->rescan()) {
+    spdlog::info("{}", line);
+    if (line.find("JACK server stopped") != std::string::npos && midi_out_alive.exchange(false))
+      spdlog::warn("MIDI out is off until nextbeat is restarted (the JACK server is gone)");
+  }
+  if (stopped) return;
+  rescan_timer.expires_after(kRescanPeriod);
+  rescan_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) rescan();
+  });
+}
+
+void LiveSession::Impl::swap_model(const std::string& name) {
+  try {
+    auto model = load_warm_model(name);
+    if (!models_in.push(model.get())) {
+      spdlog::error("model {}: a previous swap is still in flight; try again", name);
+      return;
+    }
+    model.release();  // the engine owns it now
+    hub.wake();
+    model_name = name;
+    config.model.path = name;
+    spdlog::info("model swapped to {}", name);
+    if (reply) reply->send("/nextbeat/model", {name});
+  } catch (const std::exception& e) {
+    spdlog::error("model {}: {}; keeping the current model", name, e.what());
+    if (reply) reply->error("/nextbeat/model: " + std::string(e.what()));
+  }
+}
+
+void LiveSession::Impl::send_status() {
+  if (!reply) return;
+  const auto& s = engine->stats();
+  const auto osc = osc_in ? osc_in->counters() : io::OscServerCounters{};
+  std::vector<io::OscArg> args{
+      std::string("mode"),
+      std::string(config::enum_name(config.engine.mode)),
+      std::string("model"),
+      model_name,
+      std::string("tempo"),
+      static_cast<float>(config.clock.tempo_bpm),
+      std::string("playing"),
+      static_cast<std::int32_t>(engine->playing() ? 1 : 0),
+      std::string("beats"),
+      static_cast<std::int32_t>(s.beats.load()),
+      std::string("predictions"),
+      static_cast<std::int32_t>(s.predictions.load()),
+      std::string("misses"),
+      static_cast<std::int32_t>(s.misses.load()),
+      std::string("notes_in"),
+      static_cast<std::int32_t>(s.notes_in.load()),
+      std::string("notes_out"),
+      static_cast<std::int32_t>(s.notes_out.load()),
+      std::string("dropped"),
+      static_cast<std::int32_t>(hub.dropped() + to_output.dropped()),
+      std::string("osc_refused"),
+      static_cast<std::int32_t>(osc.refused),
+      std::string("step_p50_us"),
+      static_cast<float>(percentile_us(s.step_ns.recent(), 0.5)),
+      std::string("step_p99_us"),
+      static_cast<float>(percentile_us(s.step_ns.recent(), 0.99)),
+      std::string("step_compute_p50_us"),
+      static_cast<float>(percentile_us(s.step_compute_ns.recent(), 0.5)),
+      std::string("step_compute_p99_us"),
+      static_cast<float>(percentile_us(s.step_compute_ns.recent(), 0.99)),
+      std::string("rollout_p50_us"),
+      static_cast<float>(percentile_us(s.rollout_ns.recent(), 0.5)),
+      std::string("rollout_p99_us"),
+      static_cast<float>(percentile_us(s.rollout_ns.recent(), 0.99)),
+      std::string("output_late_max_us"),
+      static_cast<float>(static_cast<double>(max_lateness_ns.load()) / 1000.0),
+  };
+  reply->send("/nextbeat/status", args);
+  spdlog::debug("status sent to {}", reply->target());
+}
+
+void LiveSession::Impl::save_cc() {
+  if (!config_path) {
+    spdlog::warn("/nextbeat/save: running on the built-in defaults, no config file to write to (start with --config)");
+    if (reply) reply->error("/nextbeat/save: no config file (nextbeat run was started without --config)");
+    return;
+  }
+  try {
+    std::ifstream in(*config_path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    engine::write_text_file_atomically(*config_path, config::with_cc_bindings(text.str(), config.cc));
+    spdlog::info("/nextbeat/save: [cc] written to {}", config_path->string());
+    if (reply) reply->send("/nextbeat/save", {config_path->string()});
+  } catch (const std::exception& e) {
+    spdlog::error("/nextbeat/save: {}", e.what());
+    if (reply) reply->error("/nextbeat/save: " + std::string(e.what()));
+  }
+}
+
+void LiveSession::Impl::stop() {
+  if (stopped) return;
+  stopped = true;
+  poll_timer.cancel();
+  rescan_timer.cancel();
+  // Inputs first (nothing new comes in), then the engine ends its notes,
+  // then the output thread sends every note-off and all-notes-off.
+  if (osc_in) osc_in->stop();
+  midi_in.reset();
+  stopping.store(true, std::memory_order_release);
+  hub.wake();
+  if (engine_thread.joinable()) engine_thread.join();
+  output_stopping.store(true, std::memory_order_release);
+  output_wake.signal();
+  if (output_thread.joinable()) output_thread.join();
+  if (audio) {
+    audio->emit(OutputEvent{.time_ns = now_ns(), .kind = OutputKind::kAllNotesOff});
+    audio->stop();
+  }
+  const auto& s = engine->stats();
+  spdlog::info("stopped: {} beats, {} predicted, {} missed, {} notes in, {} notes out", s.beats.load(),
+               s.predictions.load(), s.misses.load(), s.notes_in.load(), s.notes_out.load());
+  LstmModel* old = nullptr;
+  while (models_in.pop(old)) delete old;
+  while (models_out.pop(old)) delete old;
+  config::Config* c = nullptr;
+  while (configs_in.pop(c)) delete c;
+  while (configs_out.pop(c)) delete c;
+}
+
+LiveSession::LiveSession(const config::Config& config, std::optional<std::filesystem::path> config_path,
+                         boost::asio::io_context& io)
+    : impl_(std::make_unique<Impl>(config, std::move(config_path), io)) {
+  impl_->start();
+}
+
+LiveSession::~LiveSession() {
+  stop();
+}
+
+void LiveSession::stop() {
+  impl_->stop();
+}
+
+void LiveSession::reload(const config::Config& config) {
+  const config::Config old = impl_->config;
+  if (config.model.path != old.model.path) impl_->swap_model(config.model.path);
+  if (config.midi != old.midi || config.osc != old.osc || config.audio != old.audio)
+    spdlog::warn("SIGHUP: [midi], [osc] and [audio] changes take effect when nextbeat is restarted");
+  auto* copy = new config::Config(config);
+  if (!impl_->configs_in.push(copy)) {
+    delete copy;
+    spdlog::error("SIGHUP: a previous reload is still in flight; try again");
+    return;
+  }
+  impl_->hub.wake();
+  const std::string model_path = impl_->config.model.path;
+  impl_->config = config;
+  impl_->config.model.path = model_path;
+}
+
+std::string LiveSession::status_line() const {
+  const auto& s = impl_->engine->stats();
+  return "playing " + std::string(config::enum_name(impl_->config.engine.mode)) + " on " + impl_->model_name + ", " +
+         std::to_string(s.predictions.load()) + " beats predicted, " + std::to_string(s.misses.load()) + " missed";
+}
+
+}  // namespace nextbeat::daemon

@@ -1,0 +1,293 @@
+// AudioOutput through RtAudio's JACK API, recorded by jack_rec. Runs under
+// tests/tools/with_jackd.sh: a private `jackd -d dummy -r 48000 -p 256`
+// whose clock runs in real time, so the recordings are real-time renders.
+#include "io/AudioOutput.h"
+
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <numbers>
+#include <string>
+#include <vector>
+
+#include "TestPeers.h"
+
+using namespace nextbeat;
+using engine::OutputEvent;
+using engine::OutputKind;
+namespace fs = std::filesystem;
+
+namespace {
+
+// RtAudio names its JACK client after StreamOptions::streamName and its
+// ports "outport N".
+const std::string kLeftPort = "nextbeat-audio:outport 0";
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("nextbeat-audiotest-" + std::to_string(::getpid()));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+struct Recording {
+  int rate = 0;
+  std::vector<double> samples;  // the first channel, -1..1
+};
+
+std::uint32_t u32_at(const std::vector<std::uint8_t>& bytes, std::size_t at) {
+  return bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | static_cast<std::uint32_t>(bytes[at + 3]) << 24;
+}
+std::uint16_t u16_at(const std::vector<std::uint8_t>& bytes, std::size_t at) {
+  return static_cast<std::uint16_t>(bytes[at] | bytes[at + 1] << 8);
+}
+
+// The WAV files jack_rec writes through libsndfile: 16-bit PCM by default,
+// 32-bit float with -b 32; the chunks are walked rather than assumed.
+Recording read_wav(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  REQUIRE(bytes.size() >= 12);
+  REQUIRE(std::memcmp(bytes.data(), "RIFF", 4) == 0);
+  REQUIRE(std::memcmp(bytes.data() + 8, "WAVE", 4) == 0);
+  Recording recording;
+  unsigned format = 0, channels = 0, bits = 0;
+  for (std::size_t at = 12; at + 8 <= bytes.size();) {
+    const std::uint32_t size = u32_at(bytes, at + 4);
+    const std::size_t body = at + 8;
+    REQUIRE(body + size <= bytes.size());
+    if (std::memcmp(bytes.data() + at, "fmt ", 4) == 0) {
+      format = u16_at(bytes, body);
+      channels = u16_at(bytes, body + 2);
+      recording.rate = static_cast<int>(u32_at(bytes, body + 4));
+      bits = u16_at(bytes, body + 14);
+      if (format == 0xFFFE) format = u16_at(bytes, body + 24);  // WAVE_FORMAT_EXTENSIBLE: the sub-format
+    } else if (std::memcmp(bytes.data() + at, "data", 4) == 0) {
+      REQUIRE(channels > 0);
+      const std::size_t frame_bytes = channels * bits / 8;
+      for (std::size_t frame = body; frame + frame_bytes <= body + size; frame += frame_bytes) {
+        if (format == 1 && bits == 16) {
+          recording.samples.push_back(static_cast<std::int16_t>(u16_at(bytes, frame)) / 32768.0);
+        } else if (format == 3 && bits == 32) {
+          float sample = 0;
+          std::memcpy(&sample, bytes.data() + frame, 4);
+          recording.samples.push_back(sample);
+        } else {
+          FAIL("unexpected WAV format " << format << " with " << bits << " bits");
+        }
+      }
+    }
+    at = body + size + (size & 1);  // chunks are padded to even sizes
+  }
+  REQUIRE(recording.rate > 0);
+  return recording;
+}
+
+double peak(const std::vector<double>& x) {
+  double value = 0;
+  for (double sample : x) value = std::max(value, std::abs(sample));
+  return value;
+}
+
+double rms(const std::vector<double>& x, std::size_t begin, std::size_t end) {
+  double sum = 0;
+  for (std::size_t i = begin; i < end; ++i) sum += x[i] * x[i];
+  return std::sqrt(sum / static_cast<double>(end - begin));
+}
+
+// Goertzel power of one frequency over [begin, end), Hann-windowed.
+double power_at(const std::vector<double>& x, std::size_t begin, std::size_t end, double hz, int rate) {
+  const double n = static_cast<double>(end - begin);
+  const double coefficient = 2 * std::cos(2 * std::numbers::pi * hz / rate);
+  double s1 = 0, s2 = 0;
+  for (std::size_t i = begin; i < end; ++i) {
+    const double window = 0.5 - 0.5 * std::cos(2 * std::numbers::pi * static_cast<double>(i - begin) / n);
+    const double s0 = x[i] * window + coefficient * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return s1 * s1 + s2 * s2 - coefficient * s1 * s2;
+}
+
+double strongest_frequency(const std::vector<double>& x, std::size_t begin, std::size_t end, int rate, double low_hz,
+                           double high_hz, double step_hz) {
+  double best_hz = low_hz, best_power = -1;
+  const int steps = static_cast<int>((high_hz - low_hz) / step_hz);
+  for (int step = 0; step <= steps; ++step) {
+    const double hz = low_hz + step * step_hz;
+    const double power = power_at(x, begin, end, hz, rate);
+    if (power > best_power) {
+      best_power = power;
+      best_hz = hz;
+    }
+  }
+  return best_hz;
+}
+
+// Where each sound starts: the first sample above -40 dB of the peak after
+// at least `gap` samples below it.
+std::vector<std::size_t> onsets(const std::vector<double>& x, std::size_t gap) {
+  const double threshold = 0.01 * peak(x);
+  std::vector<std::size_t> found;
+  std::size_t quiet = gap;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (std::abs(x[i]) <= threshold) {
+      ++quiet;
+      continue;
+    }
+    if (quiet >= gap) found.push_back(i);
+    quiet = 0;
+  }
+  return found;
+}
+
+// jack_rec recording our left channel for `seconds`; started and connected
+// before the constructor returns, so nothing emitted afterwards is missed.
+class JackRec {
+ public:
+  JackRec(const fs::path& wav, int seconds)
+      : child_({"jack_rec", "-f", wav.string(), "-d", std::to_string(seconds), kLeftPort}) {
+    const bool connected = test::wait_until([] {
+      test::Child lsp({"jack_lsp", "-c", "jackrec:input1"});
+      lsp.close_stdin();
+      for (std::optional<std::string> line; (line = lsp.read_line());) {
+        if (line->find(kLeftPort) != std::string::npos) return true;
+      }
+      return false;
+    });
+    if (!connected) throw std::runtime_error("jack_rec did not connect to " + kLeftPort);
+  }
+  // Waits for the recording to end.
+  void finish() {
+    child_.close_stdin();
+    REQUIRE(child_.wait() == 0);
+  }
+
+ private:
+  test::Child child_;
+};
+
+OutputEvent note(OutputKind kind, int pitch, std::int64_t time_ns, int velocity = 0) {
+  OutputEvent event;
+  event.kind = kind;
+  event.pitch = static_cast<std::uint8_t>(pitch);
+  event.velocity = static_cast<std::uint8_t>(velocity);
+  event.time_ns = time_ns;
+  return event;
+}
+
+constexpr std::int64_t kMs = 1'000'000;
+
+}  // namespace
+
+TEST_CASE("AudioOutput: plays notes through JACK at their times, and all-notes-off drops pending ones", "[audio]") {
+  config::AudioConfig config;
+  config.enabled = true;
+  config.api = config::AudioApi::kJack;
+  io::AudioOutput audio(config);
+  CHECK(audio.api_name() == "jack");
+  CHECK(audio.device_name() == "system");
+  CHECK(audio.sample_rate() == 48000);  // the server's rate (with_jackd.sh), whatever the config says
+  CHECK(audio.buffer_frames() == 256);  // the server's period
+  CHECK_THAT(audio.describe(), Catch::Contains("FluidR3_GM.sf2"));
+  REQUIRE(test::wait_until([&] { return audio.callbacks() > 0; }));
+  TempDir dir;
+
+  SECTION("all-notes-off drops a note still pending: the recording stays silent") {
+    JackRec rec(dir.path / "silence.wav", 2);
+    const std::int64_t now_ns = test::steady_now_ns();
+    audio.emit(note(OutputKind::kNoteOn, 69, now_ns + 500 * kMs, 100));
+    audio.emit(note(OutputKind::kNoteOff, 69, now_ns + 900 * kMs));
+    audio.emit(note(OutputKind::kAllNotesOff, 0, now_ns));
+    rec.finish();
+    const Recording recording = read_wav(dir.path / "silence.wav");
+    REQUIRE(recording.samples.size() >= 48000);
+    CHECK(peak(recording.samples) < 1e-3);
+  }
+
+  SECTION("A4 sounds at 440 Hz, and a second note starts when it was asked to") {
+    JackRec rec(dir.path / "a4.wav", 3);
+    const std::int64_t now_ns = test::steady_now_ns();
+    // Both notes are handed over at once, well ahead: the audio callback
+    // alone places them, at 0.2 s and 1.9 s.
+    audio.emit(note(OutputKind::kNoteOn, 69, now_ns + 200 * kMs, 100));
+    audio.emit(note(OutputKind::kNoteOff, 69, now_ns + 700 * kMs));
+    audio.emit(note(OutputKind::kNoteOn, 69, now_ns + 1900 * kMs, 100));
+    audio.emit(note(OutputKind::kNoteOff, 69, now_ns + 2300 * kMs));
+    audio.emit(note(OutputKind::kBeat, 0, now_ns));  // not audio: ignored
+    rec.finish();
+    const Recording recording = read_wav(dir.path / "a4.wav");
+    const std::vector<double>& x = recording.samples;
+    const int rate = recording.rate;
+    REQUIRE(rate == 48000);
+    REQUIRE(x.size() >= static_cast<std::size_t>(2.5 * rate));
+
+    // Two notes, the first one's release long gone when the second starts.
+    const std::vector<std::size_t> starts = onsets(x, static_cast<std::size_t>(0.1 * rate));
+    INFO("onsets at frames " << Catch::Detail::stringify(starts));
+    REQUIRE(starts.size() == 2);
+    const std::size_t first = starts[0];
+    const std::size_t begin = first + static_cast<std::size_t>(0.1 * rate);
+    const std::size_t end = first + static_cast<std::size_t>(0.5 * rate);
+    REQUIRE(end < x.size());
+    const double note_rms = rms(x, begin, end);
+    INFO("note RMS " << note_rms);
+    CHECK(note_rms > 0.01);
+    const double coarse = strongest_frequency(x, begin, end, rate, 100, 2000, 2);
+    const double fine = strongest_frequency(x, begin, end, rate, coarse - 2, coarse + 2, 0.25);
+    CHECK(fine == Approx(440).margin(2));
+
+    // 1.7 s apart in the recording as in the timestamps. Each block is
+    // placed by the time its callback started, so the error is that
+    // callback's wake-up jitter (about a millisecond on an idle machine); a
+    // loaded machine gets a generous margin. Played on arrival instead, the
+    // two would start together.
+    const double apart_s = static_cast<double>(starts[1] - first) / rate;
+    INFO("second note " << apart_s << " s after the first; late events " << audio.late_events() << ", xruns "
+                        << audio.xruns());
+    CHECK(apart_s == Approx(1.7).margin(0.05));
+  }
+
+  audio.stop();
+  const std::uint64_t callbacks = audio.callbacks();
+  CHECK(callbacks > 0);
+  CHECK(audio.dropped_events() == 0);
+  ::usleep(100'000);
+  CHECK(audio.callbacks() == callbacks);  // stopped for good
+  audio.stop();                           // idempotent
+}
+
+TEST_CASE("AudioOutput: a missing soundfont is named before any device is opened", "[audio-errors]") {
+  config::AudioConfig config;
+  config.soundfont = "/nonexistent/piano.sf2";
+  CHECK_THROWS_WITH(io::AudioOutput(config), Catch::Contains("/nonexistent/piano.sf2"));
+  config.soundfont = "/etc/hostname";
+  CHECK_THROWS_WITH(io::AudioOutput(config), Catch::Contains("not a SoundFont"));
+}
+
+TEST_CASE("AudioOutput: a device that does not exist is named, with the ones that do", "[audio-errors-jack]") {
+  config::AudioConfig config;
+  config.api = config::AudioApi::kJack;
+  config.device = "no such card";
+  try {
+    io::AudioOutput audio(config);
+    FAIL("no exception");
+  } catch (const std::runtime_error& error) {
+    CHECK_THAT(std::string(error.what()), Catch::Contains("\"no such card\" (audio.device)"));
+    CHECK_THAT(std::string(error.what()), Catch::Contains("\"system\""));
+  }
+}
