@@ -12,6 +12,7 @@ build_pkgs=(
   librtaudio-dev          # audio out
   libfluidsynth-dev       # synthesis
   liblo-dev               # OSC
+  libjack-jackd2-dev      # JACK graph watch for MIDI hot-plug (io/MidiInputs.cpp)
   libboost-dev            # Asio (header-only)
   libtomlplusplus-dev     # config files
   catch2                  # unit tests (v2)
@@ -38,6 +39,7 @@ test_pkgs=(
   python3-mido
   python3-rtmidi
   python3-torch
+  python3-numpy           # pitch of the recorded audio in tests/live
   stress-ng
   sox
   clang-format            # the format check in the test suite
