@@ -652,9 +652,11 @@ void LiveEngine::release_own_at(std::int64_t tick) noexcept {
     emit_note(at, static_cast<int>(p), 0);
     own_pending_.push_back(OwnEvent{at, static_cast<std::uint8_t>(p), 0});
     own_on_since_[p] = -1;
+    // Keep own_pending_ in tick order without allocating (std::stable_sort
+    // may): a note-off lands after the events at or before its tick.
+    for (std::size_t i = own_pending_.size() - 1; i > 0 && own_pending_[i - 1].tick > own_pending_[i].tick; --i)
+      std::swap(own_pending_[i - 1], own_pending_[i]);
   }
-  std::stable_sort(own_pending_.begin(), own_pending_.end(),
-                   [](const OwnEvent& a, const OwnEvent& b) { return a.tick < b.tick; });
 }
 
 void LiveEngine::cancel_own() noexcept {

@@ -13,6 +13,7 @@
 
 #include "io/MidiApi.h"
 #include "io/MidiMessage.h"
+#include "io/RtMidiPorts.h"
 
 namespace nextbeat::io {
 namespace {
@@ -63,25 +64,8 @@ void count_error(RtMidiError::Type /*type*/, const std::string& /*text*/, void* 
   static_cast<Listener*>(user)->errors.fetch_add(1, std::memory_order_relaxed);
 }
 
-// The listing clients' errors (control thread only; they open no port, so
-// no input thread). Mostly "the port number is invalid" when a port vanished
-// between counting and naming, which port_names handles.
-void keep_error(RtMidiError::Type type, const std::string& text, void* user) {
-  if (type != RtMidiError::DEBUG_WARNING) *static_cast<std::string*>(user) = text;
-}
-
-// The ports `midi` could open: ports that send for an RtMidiIn, ports that
-// receive for an RtMidiOut. A port that vanishes between count and name
-// comes back as "" from RtMidi and is skipped.
-template <class Midi>
-std::vector<std::string> port_names(Midi& midi) {
-  std::vector<std::string> names;
-  const unsigned count = midi.getPortCount();
-  for (unsigned i = 0; i < count; ++i) {
-    if (std::string name = midi.getPortName(i); !name.empty()) names.push_back(std::move(name));
-  }
-  return names;
-}
+using detail::keep_error;
+using detail::port_names;
 
 std::optional<unsigned> index_of(RtMidiIn& midi, const std::string& port) {
   const unsigned count = midi.getPortCount();

@@ -9,6 +9,7 @@
 
 #include "io/MidiApi.h"
 #include "io/MidiMessage.h"
+#include "io/RtMidiPorts.h"
 
 namespace nextbeat::io {
 namespace {
@@ -30,21 +31,8 @@ void count_error(RtMidiError::Type type, const std::string& /*text*/, void* user
   if (type != RtMidiError::DEBUG_WARNING) static_cast<std::atomic<std::uint64_t>*>(user)->fetch_add(1);
 }
 
-// The constructor's listing client reports here rather than on stderr (a
-// port vanishing while it lists is normal).
-void keep_error(RtMidiError::Type type, const std::string& text, void* user) {
-  if (type != RtMidiError::DEBUG_WARNING) *static_cast<std::string*>(user) = text;
-}
-
-template <class Midi>
-std::vector<std::string> port_names(Midi& midi) {
-  std::vector<std::string> names;
-  const unsigned count = midi.getPortCount();
-  for (unsigned i = 0; i < count; ++i) {
-    if (std::string name = midi.getPortName(i); !name.empty()) names.push_back(std::move(name));
-  }
-  return names;
-}
+using detail::keep_error;
+using detail::port_names;
 
 std::size_t bit_of(int channel, int pitch) {
   return static_cast<std::size_t>(channel) * 128 + static_cast<std::size_t>(pitch);

@@ -1,5 +1,7 @@
 #include "io/OfflineRenderer.h"
 
+#include "SignalAnalysis.h"
+
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -79,26 +81,16 @@ Wav read_wav(const fs::path& path) {
   return wav;
 }
 
-double rms(const std::vector<double>& x, double from_s, double to_s) {
-  const auto begin = static_cast<std::size_t>(from_s * kRate), end = static_cast<std::size_t>(to_s * kRate);
-  double sum = 0;
-  for (std::size_t i = begin; i < end; ++i) sum += x[i] * x[i];
-  return std::sqrt(sum / static_cast<double>(end - begin));
+std::size_t frame_at(double seconds) {
+  return static_cast<std::size_t>(seconds * kRate);
 }
 
-// Goertzel power of one frequency over [from_s, to_s), Hann-windowed.
+double rms(const std::vector<double>& x, double from_s, double to_s) {
+  return nextbeat::test::rms(x, frame_at(from_s), frame_at(to_s));
+}
+
 double power_at(const std::vector<double>& x, double from_s, double to_s, double hz) {
-  const auto begin = static_cast<std::size_t>(from_s * kRate), end = static_cast<std::size_t>(to_s * kRate);
-  const double n = static_cast<double>(end - begin);
-  const double coefficient = 2 * std::cos(2 * std::numbers::pi * hz / kRate);
-  double s1 = 0, s2 = 0;
-  for (std::size_t i = begin; i < end; ++i) {
-    const double window = 0.5 - 0.5 * std::cos(2 * std::numbers::pi * static_cast<double>(i - begin) / n);
-    const double s0 = x[i] * window + coefficient * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return s1 * s1 + s2 * s2 - coefficient * s1 * s2;
+  return nextbeat::test::power_at(x, frame_at(from_s), frame_at(to_s), hz, kRate);
 }
 
 double strongest_frequency(const std::vector<double>& x, double from_s, double to_s, double low_hz, double high_hz,
