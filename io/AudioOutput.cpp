@@ -15,20 +15,13 @@
 
 #include "engine/SpscQueue.h"
 #include "io/DeviceList.h"
+#include "io/FluidSynthSetup.h"
 
 namespace nextbeat::io {
 namespace {
 
 constexpr const char* kStreamName = "nextbeat-audio";  // the JACK client's name
 constexpr int kChannels = 2;                           // stereo, interleaved
-constexpr int kDrumChannel = 9;
-
-struct SettingsDeleter {
-  void operator()(fluid_settings_t* settings) const { delete_fluid_settings(settings); }
-};
-struct SynthDeleter {
-  void operator()(fluid_synth_t* synth) const { delete_fluid_synth(synth); }
-};
 
 std::int64_t steady_now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -132,29 +125,6 @@ ChosenDevice choose_device(RtAudio& audio, const std::string& wanted) {
 }
 
 // --- The synth ------------------------------------------------------------------
-
-// Settings that differ between FluidSynth versions are set only where they exist.
-void set_int_if_present(fluid_settings_t* settings, const char* name, int value) {
-  if (fluid_settings_get_type(settings, name) == FLUID_INT_TYPE) fluid_settings_setint(settings, name, value);
-}
-
-std::unique_ptr<fluid_settings_t, SettingsDeleter> make_settings(const config::AudioConfig& config, int sample_rate) {
-  std::unique_ptr<fluid_settings_t, SettingsDeleter> settings(new_fluid_settings());
-  if (!settings) throw std::runtime_error("FluidSynth: cannot create settings");
-  fluid_settings_setnum(settings.get(), "synth.sample-rate", sample_rate);
-  fluid_settings_setnum(settings.get(), "synth.gain", config.gain);
-  // One thread uses the synth at a time (the constructor, then the audio
-  // callback), so FluidSynth's API lock is not needed, nor its worker threads.
-  set_int_if_present(settings.get(), "synth.threadsafe-api", 0);
-  set_int_if_present(settings.get(), "synth.cpu-cores", 1);
-  // The whole soundfont in memory: with dynamic loading, a program change
-  // would read samples from disk on the audio thread.
-  set_int_if_present(settings.get(), "synth.dynamic-sample-loading", 0);
-  set_int_if_present(settings.get(), "synth.verbose", 0);
-  set_int_if_present(settings.get(), "midi.autoconnect", 0);
-  set_int_if_present(settings.get(), "lash.enable", 0);
-  return settings;
-}
 
 }  // namespace
 
@@ -271,8 +241,8 @@ struct AudioOutput::Impl {
   int sample_rate = 48000;
   unsigned buffer_frames = 0;
 
-  std::unique_ptr<fluid_settings_t, SettingsDeleter> settings;
-  std::unique_ptr<fluid_synth_t, SynthDeleter> synth;
+  detail::SettingsPtr settings;
+  detail::SynthPtr synth;
 
   std::atomic<std::uint64_t> callbacks{0};
   std::atomic<std::uint64_t> xruns{0};
@@ -289,17 +259,7 @@ AudioOutput::AudioOutput(const config::AudioConfig& config) : impl_(std::make_un
   m.program = config.program;
   // Checked before any device is opened: the most likely mistake, and the
   // cheapest to report.
-  std::error_code ignored;
-  if (!std::filesystem::is_regular_file(config.soundfont, ignored)) {
-    throw std::runtime_error("soundfont not found: '" + config.soundfont +
-                             "' (audio.soundfont; install fluid-soundfont-gm, or name another .sf2)");
-  }
-  // Checked first: handing libinstpatch a non-SoundFont makes it print
-  // glib criticals before it fails.
-  if (!fluid_is_soundfont(config.soundfont.c_str())) {
-    throw std::runtime_error("cannot load soundfont '" + config.soundfont +
-                             "' (audio.soundfont): not a SoundFont 2 file");
-  }
+  detail::check_soundfont(config.soundfont, "audio.soundfont");
 
   const RtAudio::Api api = choose_api(config.api);
   m.api_name = RtAudio::getApiName(api);
@@ -320,15 +280,10 @@ AudioOutput::AudioOutput(const config::AudioConfig& config) : impl_(std::make_un
     m.sample_rate = static_cast<int>(device.info.preferredSampleRate);
   }
 
-  m.settings = make_settings(config, m.sample_rate);
-  m.synth.reset(new_fluid_synth(m.settings.get()));
-  if (!m.synth) throw std::runtime_error("FluidSynth: cannot create a synth");
-  if (fluid_synth_sfload(m.synth.get(), config.soundfont.c_str(), 1) == FLUID_FAILED) {
-    throw std::runtime_error("cannot load soundfont '" + config.soundfont + "' (audio.soundfont)");
-  }
-  for (int channel = 0; channel < 16; ++channel) {
-    if (channel != kDrumChannel) fluid_synth_program_change(m.synth.get(), channel, config.program);
-  }
+  // The whole soundfont in memory: with dynamic loading, a program change
+  // would read samples from disk on the audio thread.
+  m.settings = detail::make_synth_settings(m.sample_rate, config.gain, /*dynamic_sample_loading=*/false);
+  m.synth = detail::make_synth(m.settings.get(), config.soundfont, config.program, "audio.soundfont");
   m.half_block = std::max(1, fluid_synth_get_internal_bufsize(m.synth.get())) / 2;
 
   RtAudio::StreamParameters parameters;

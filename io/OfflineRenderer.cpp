@@ -1,6 +1,6 @@
 #include "io/OfflineRenderer.h"
 
-#include <fluidsynth.h>
+#include "io/FluidSynthSetup.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -22,72 +22,21 @@
 namespace nextbeat::io {
 namespace {
 
-// --- FluidSynth's log --------------------------------------------------------
-//
-// FluidSynth prints warnings and info (e.g. about settings it cannot apply) to
-// stderr; an offline render only wants its errors, which are also kept so that
-// an exception can say what went wrong. The log functions are process-wide.
-
-thread_local std::string last_fluid_error;
-
-void drop_fluid_message(int /*level*/, const char* /*message*/, void* /*data*/) {}
-
-void keep_fluid_error(int /*level*/, const char* message, void* /*data*/) {
-  last_fluid_error = message ? message : "";
-  std::fprintf(stderr, "fluidsynth: error: %s\n", last_fluid_error.c_str());
-}
-
-void quiet_fluid_log() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    fluid_set_log_function(FLUID_PANIC, keep_fluid_error, nullptr);
-    fluid_set_log_function(FLUID_ERR, keep_fluid_error, nullptr);
-    fluid_set_log_function(FLUID_WARN, drop_fluid_message, nullptr);
-    fluid_set_log_function(FLUID_INFO, drop_fluid_message, nullptr);
-    fluid_set_log_function(FLUID_DBG, drop_fluid_message, nullptr);
-  });
-}
-
-std::string fluid_error_suffix() {
-  return last_fluid_error.empty() ? "" : ": " + last_fluid_error;
-}
-
-struct SettingsDeleter {
-  void operator()(fluid_settings_t* settings) const { delete_fluid_settings(settings); }
-};
-struct SynthDeleter {
-  void operator()(fluid_synth_t* synth) const { delete_fluid_synth(synth); }
-};
-using SettingsPtr = std::unique_ptr<fluid_settings_t, SettingsDeleter>;
-using SynthPtr = std::unique_ptr<fluid_synth_t, SynthDeleter>;
-
-// Settings that differ between FluidSynth versions are set only where they exist.
-void set_int_if_present(fluid_settings_t* settings, const char* name, int value) {
-  if (fluid_settings_get_type(settings, name) == FLUID_INT_TYPE) fluid_settings_setint(settings, name, value);
-}
-void set_str_if_present(fluid_settings_t* settings, const char* name, const char* value) {
-  if (fluid_settings_get_type(settings, name) == FLUID_STR_TYPE) fluid_settings_setstr(settings, name, value);
-}
+using detail::fluid_error_suffix;
+using detail::make_synth;
+using detail::make_synth_settings;
+using detail::set_str_if_present;
+using detail::SettingsPtr;
+using detail::SynthPtr;
 
 SettingsPtr make_settings(const RenderOptions& options) {
-  SettingsPtr settings(new_fluid_settings());
-  if (!settings) throw std::runtime_error("FluidSynth: cannot create settings" + fluid_error_suffix());
-  fluid_settings_setnum(settings.get(), "synth.sample-rate", options.sample_rate);
-  fluid_settings_setnum(settings.get(), "synth.gain", options.gain);
-  // Offline and single-threaded: no locks, no worker threads, no mlock.
-  set_int_if_present(settings.get(), "synth.threadsafe-api", 0);
-  set_int_if_present(settings.get(), "synth.cpu-cores", 1);
-  set_int_if_present(settings.get(), "synth.lock-memory", 0);
-  // Load only the samples of the presets used (the GM font is 140 MB).
-  set_int_if_present(settings.get(), "synth.dynamic-sample-loading", 1);
-  set_int_if_present(settings.get(), "synth.verbose", 0);
+  // Offline: load only the samples of the presets used (the GM font is 140 MB).
+  SettingsPtr settings = make_synth_settings(options.sample_rate, options.gain, /*dynamic_sample_loading=*/true);
   // Nothing here creates an audio driver, MIDI driver, shell server or LASH
   // client, but these keep any code that reads the settings from opening a
   // device or a port.
   set_str_if_present(settings.get(), "audio.driver", "file");
   set_str_if_present(settings.get(), "audio.file.name", "/dev/null");
-  set_int_if_present(settings.get(), "midi.autoconnect", 0);
-  set_int_if_present(settings.get(), "lash.enable", 0);
   return settings;
 }
 
@@ -226,11 +175,7 @@ void validate(const std::vector<RenderNote>& notes, const RenderOptions& options
 
 void render_wav(const std::vector<RenderNote>& notes, const std::filesystem::path& wav, const RenderOptions& options) {
   validate(notes, options);
-  std::error_code ignored;
-  if (!std::filesystem::is_regular_file(options.soundfont, ignored)) {
-    throw std::runtime_error("soundfont not found: '" + options.soundfont +
-                             "' (install fluid-soundfont-gm, or name another .sf2)");
-  }
+  detail::check_soundfont(options.soundfont, "");
 
   // Events in frames, each note's end at least a frame after its start so that
   // the sort (ends before starts at one frame: a repeated note re-sounds)
@@ -256,24 +201,8 @@ void render_wav(const std::vector<RenderNote>& notes, const std::filesystem::pat
                                 " s is too long for a WAV file");
   }
 
-  quiet_fluid_log();
-  last_fluid_error.clear();
-  // Checked first: handing libinstpatch a non-SoundFont makes it print glib
-  // criticals before it fails.
-  if (!fluid_is_soundfont(options.soundfont.c_str())) {
-    throw std::runtime_error("cannot load soundfont '" + options.soundfont +
-                             "': not a SoundFont 2 file (install fluid-soundfont-gm, or name another .sf2)");
-  }
   SettingsPtr settings = make_settings(options);
-  SynthPtr synth(new_fluid_synth(settings.get()));
-  if (!synth) throw std::runtime_error("FluidSynth: cannot create a synth" + fluid_error_suffix());
-  if (fluid_synth_sfload(synth.get(), options.soundfont.c_str(), 1) == FLUID_FAILED) {
-    throw std::runtime_error("cannot load soundfont '" + options.soundfont + "'" + fluid_error_suffix() +
-                             " (install fluid-soundfont-gm, or name another .sf2)");
-  }
-  for (int channel = 0; channel < 16; ++channel) {
-    if (channel != 9) fluid_synth_program_change(synth.get(), channel, options.program);
-  }
+  SynthPtr synth = make_synth(settings.get(), options.soundfont, options.program, "");
 
   // Opened before rendering, so an unwritable output fails at once.
   AtomicOutputFile out(wav);
