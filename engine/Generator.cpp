@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/EventCodec.h"
+#include "engine/EventRollout.h"
 
 namespace nextbeat::engine {
 namespace {
@@ -52,83 +53,26 @@ Continuation finish(const Codec& codec, const Score& prime, std::vector<Step> st
 
 Continuation continue_events(LstmModel& model, const Codec& codec, const Score& prime, const GenerateOptions& o) {
   const CodecSettings& settings = codec.settings();
-  EventLayout layout;
-  layout.velocity_bins = settings.velocity_bins;
-  layout.max_shift_ticks = settings.max_shift_ticks;
   const int tpb = settings.ticks_per_beat;
   const auto marks = meter_marks(prime.time_signatures, tpb);
-  GridPosition position(tpb, marks);
   Sampler sampler(settings, o.controls);
+  EventRollout rollout(settings, marks, kGeneratedSource, o.max_notes_per_beat, o.max_note_beats);
 
   Feeder feed(model, codec, prime);
   std::vector<Step>& steps = feed.steps;
-
-  std::int64_t time = 0;
   for (const auto& s : steps)
-    if (layout.is_shift(s.token)) time += layout.shift_ticks_of(s.token);
+    if (rollout.layout().is_shift(s.token)) rollout.time += rollout.layout().shift_ticks_of(s.token);
   // Start on the first beat at or after the prime's end.
-  const std::int64_t start = (time + tpb - 1) / tpb * tpb;
-  const auto shift_to = [&](std::int64_t tick) {
-    while (time < tick) {
-      const auto k = static_cast<int>(std::min<std::int64_t>(tick - time, layout.max_shift_ticks));
-      Step s{.token = layout.shift_token(k), .source = kGeneratedSource};
-      position.locate(time, s);
-      feed(s);
-      time += k;
-    }
-  };
-  shift_to(start);
+  const std::int64_t start = (rollout.time + tpb - 1) / tpb * tpb;
+  rollout.shift_to(start, feed);
   const std::size_t prime_steps = steps.size();
 
+  // The notes are decoded from the steps afterwards (finish), so on_note has nothing to do.
+  const auto ignore_note = [](std::int64_t, int, int) {};
   const std::int64_t end = start + static_cast<std::int64_t>(std::llround(o.beats * tpb));
-  const auto max_note_ticks = static_cast<std::int64_t>(std::llround(o.max_note_beats * tpb));
-  std::array<std::int64_t, 128> on_since{};
-  on_since.fill(-1);
-  const auto note_off = [&](int pitch) {
-    Step s{.token = EventLayout::note_off_token(pitch), .source = kGeneratedSource};
-    position.locate(time, s);
-    feed(s);
-    on_since[static_cast<std::size_t>(pitch)] = -1;
-  };
-  int notes_this_beat = 0;
-  std::int64_t beat_of_count = start / tpb;
-  // The cap on notes per beat bounds the NOTE_ONs between two SHIFTs, and
-  // this bounds the rest (VELOCITY, NOTE_OFF): a model that never moves time
-  // is moved on, so the loop always ends.
-  const int max_tokens_per_tick = 4 * o.max_notes_per_beat + 16;
-  int tokens_this_tick = 0;
-  while (time < end) {
-    if (tokens_this_tick >= max_tokens_per_tick) {
-      shift_to(time + 1);
-      tokens_this_tick = 0;
-      continue;
-    }
-    for (int p = 0; p < 128; ++p)
-      if (on_since[static_cast<std::size_t>(p)] >= 0 && time - on_since[static_cast<std::size_t>(p)] >= max_note_ticks)
-        note_off(p);
-    if (time / tpb != beat_of_count) {
-      beat_of_count = time / tpb;
-      notes_this_beat = 0;
-    }
-    const int token = sampler.sample_token(model.logits(), notes_this_beat < o.max_notes_per_beat);
-    if (layout.is_shift(token)) {
-      shift_to(std::min(end, time + layout.shift_ticks_of(token)));
-      tokens_this_tick = 0;
-      continue;
-    }
-    ++tokens_this_tick;
-    Step s{.token = token, .source = kGeneratedSource};
-    position.locate(time, s);
-    feed(s);
-    if (EventLayout::is_note_on(token)) {
-      on_since[static_cast<std::size_t>(EventLayout::pitch_of(token))] = time;
-      ++notes_this_beat;
-    } else if (EventLayout::is_note_off(token)) {
-      on_since[static_cast<std::size_t>(EventLayout::pitch_of(token))] = -1;
-    }
-  }
+  rollout.run(model, sampler, end, feed, ignore_note, [] { return false; });
   for (int p = 0; p < 128; ++p)
-    if (on_since[static_cast<std::size_t>(p)] >= 0) note_off(p);
+    if (rollout.on_since[static_cast<std::size_t>(p)] >= 0) rollout.release(p, feed, ignore_note);
   const std::size_t generated = steps.size() - prime_steps;
   return finish(codec, prime, std::move(steps), static_cast<double>(start) / tpb, generated, o);
 }

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "engine/EventRollout.h"
+
 namespace nextbeat::engine {
 namespace {
 
@@ -74,8 +76,6 @@ void LiveEngine::set_model(std::unique_ptr<LstmModel> model) {
   const int old_tpb = tpb_;
   model_ = std::move(model);
   codec_ = model_->spec().codec;
-  layout_.velocity_bins = codec_.velocity_bins;
-  layout_.max_shift_ticks = codec_.max_shift_ticks;
   tpb_ = codec_.kind == CodecKind::kEvents ? codec_.ticks_per_beat : codec_.steps_per_beat;
   tick_offset_ = tick_offset_ / old_tpb * tpb_;
   last_tick_ = last_tick_ / old_tpb * tpb_;
@@ -471,71 +471,22 @@ bool LiveEngine::rollout_events(std::int64_t beat, std::int64_t deadline_ns) noe
   run();
 
   plan_.clear();
-  std::array<std::int64_t, 128> on_since = own_on_since_;
-  int velocity_bin = own_velocity_bin_ >= 0 ? own_velocity_bin_ : codec_.velocity_bins * 5 / 8;
-  const auto max_ticks = std::max<std::int64_t>(1, std::llround(config_.engine.max_note_beats * tpb_));
-  const int max_tokens_per_tick = 4 * kMaxNotesPerBeat + 16;
-  std::int64_t time = begin;
-  int notes = 0;
-  int tokens_this_tick = 0;
-  const auto feed = [&](int token) {
-    Step s{.token = token, .source = kSelfSource};
-    position_.locate(time - tick_offset_, s);
-    model_->step(s);
-  };
-  const auto shift_to = [&](std::int64_t tick) {
-    while (time < tick) {
-      const auto k = static_cast<int>(std::min<std::int64_t>(tick - time, codec_.max_shift_ticks));
-      feed(layout_.shift_token(k));
-      time += k;
-    }
-    tokens_this_tick = 0;
-  };
+  EventRollout rollout(codec_, marks_, kSelfSource, kMaxNotesPerBeat, config_.engine.max_note_beats);
+  rollout.time = begin;
+  rollout.position_offset = tick_offset_;
+  rollout.on_since = own_on_since_;
+  rollout.velocity_bin = own_velocity_bin_ >= 0 ? own_velocity_bin_ : codec_.velocity_bins * 5 / 8;
   const double velocity_scale = config_.sampling.velocity_scale;
-  while (time < end) {
-    if (now() > deadline_ns) {
-      model_->restore(saved_);
-      return false;
-    }
-    if (tokens_this_tick >= max_tokens_per_tick) {
-      shift_to(time + 1);
-      continue;
-    }
-    for (std::size_t p = 0; p < 128; ++p) {
-      if (on_since[p] >= 0 && time - on_since[p] >= max_ticks) {
-        feed(EventLayout::note_off_token(static_cast<int>(p)));
-        plan_.push_back(OwnEvent{time, static_cast<std::uint8_t>(p), 0});
-        on_since[p] = -1;
-      }
-    }
-    const int token = sampler_.sample_token(model_->logits(), notes < kMaxNotesPerBeat);
-    if (layout_.is_shift(token)) {
-      shift_to(std::min(end, time + layout_.shift_ticks_of(token)));
-      continue;
-    }
-    ++tokens_this_tick;
-    feed(token);
-    if (layout_.is_velocity(token)) {
-      velocity_bin = layout_.velocity_bin_of(token);
-    } else if (EventLayout::is_note_on(token)) {
-      const auto p = static_cast<std::size_t>(EventLayout::pitch_of(token));
-      if (on_since[p] >= 0) plan_.push_back(OwnEvent{time, static_cast<std::uint8_t>(p), 0});
-      const int velocity =
-          std::clamp(static_cast<int>(std::lround(layout_.bin_velocity(velocity_bin) * velocity_scale)), 1, 127);
-      plan_.push_back(OwnEvent{time, static_cast<std::uint8_t>(p), static_cast<std::uint8_t>(velocity)});
-      on_since[p] = time;
-      ++notes;
-    } else if (EventLayout::is_note_off(token)) {
-      const auto p = static_cast<std::size_t>(EventLayout::pitch_of(token));
-      if (on_since[p] >= 0) {
-        plan_.push_back(OwnEvent{time, static_cast<std::uint8_t>(p), 0});
-        on_since[p] = -1;
-      }
-    }
-  }
+  const bool done = rollout.run(
+      *model_, sampler_, end, [&](const Step& s) { model_->step(s); },
+      [&](std::int64_t tick, int pitch, int velocity) {
+        if (velocity > 0) velocity = std::clamp(static_cast<int>(std::lround(velocity * velocity_scale)), 1, 127);
+        plan_.push_back(OwnEvent{tick, static_cast<std::uint8_t>(pitch), static_cast<std::uint8_t>(velocity)});
+      },
+      [&] { return now() > deadline_ns; });
   model_->restore(saved_);
-  own_velocity_bin_ = velocity_bin;
-  return true;
+  if (done) own_velocity_bin_ = rollout.velocity_bin;
+  return done;
 }
 
 bool LiveEngine::rollout_frames(std::int64_t beat, std::int64_t deadline_ns) noexcept {

@@ -182,7 +182,6 @@ class LiveEngine {
   const Clock& clock_source_;
   std::unique_ptr<LstmModel> model_;
   CodecSettings codec_;
-  EventLayout layout_;
   int tpb_ = 12;  // grid ticks per beat: events ticks_per_beat, pianoroll steps_per_beat
   BeatClock clock_;
   std::vector<MeterMark> marks_;
