@@ -62,7 +62,9 @@ std::string format_number(double x) {
   return buf;
 }
 
-std::string range_text(const ControlSpec& spec) {
+}  // namespace
+
+std::string control_range_text(const ControlSpec& spec) {
   switch (spec.type) {
     case kNumber:
       return "a number in " + format_number(spec.min) + ".." + format_number(spec.max);
@@ -83,6 +85,8 @@ std::string range_text(const ControlSpec& spec) {
   }
   return "?";
 }
+
+namespace {
 
 template <class E>
 E enum_at(double value) {
@@ -119,7 +123,7 @@ ControlValue parse_control_number(const ControlSpec& spec, double number) {
   if (spec.type == kAction) return {1.0, {}};
   const bool integral = spec.type != kNumber;
   if (!std::isfinite(number) || number < spec.min || number > spec.max || (integral && number != std::floor(number)))
-    return {std::nullopt, "expected " + range_text(spec) + ", got " + format_number(number)};
+    return {std::nullopt, "expected " + control_range_text(spec) + ", got " + format_number(number)};
   return {number, {}};
 }
 
@@ -132,7 +136,7 @@ ControlValue parse_control_text(const ControlSpec& spec, std::string_view text) 
       if (const auto pc = key_pitch_class(text)) return {static_cast<double>(*pc + 1), {}};
     }
   }
-  return {std::nullopt, "expected " + range_text(spec) + ", got \"" + std::string(text) + "\""};
+  return {std::nullopt, "expected " + control_range_text(spec) + ", got \"" + std::string(text) + "\""};
 }
 
 double cc_to_value(const ControlSpec& spec, int cc_value) {

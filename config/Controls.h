@@ -74,6 +74,9 @@ struct ControlValue {
   std::optional<double> value;
   std::string error;
 };
+// What a control accepts, as messages say it: "a number in 0.01..10",
+// "one of continue | call-response | accompany (or its index)".
+std::string control_range_text(const ControlSpec& spec);
 ControlValue parse_control_number(const ControlSpec& spec, double number);
 ControlValue parse_control_text(const ControlSpec& spec, std::string_view text);
 

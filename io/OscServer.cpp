@@ -167,16 +167,10 @@ OscCommand decode_note(const Message& m, std::int64_t time_ns) {
   return input(event);
 }
 
-// What a control accepts, in the words of config/Controls.cpp ("a number in
-// 0.01..10"): the error parse_control_number gives for NaN, which no range
-// holds, without its "expected " and ", got nan".
+// What a control accepts; actions say it in OSC's terms.
 std::string expected_value(const config::ControlSpec& spec) {
   if (spec.type == config::ControlType::kAction) return "no argument or one number";
-  std::string error = config::parse_control_number(spec, std::nan("")).error;
-  constexpr std::string_view kExpected = "expected ";
-  if (error.starts_with(kExpected)) error.erase(0, kExpected.size());
-  if (const auto got = error.rfind(", got "); got != std::string::npos) error.resize(got);
-  return error;
+  return config::control_range_text(spec);
 }
 
 // /nextbeat/<control>: one number (i f d h T F) or, for choices, a name (s S);
