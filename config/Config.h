@@ -16,6 +16,10 @@
 namespace nextbeat::config {
 
 enum class Device { kAuto, kCpu, kCuda };
+// Weights of the live step: fp32 gives the training model's distributions;
+// fp16 and int8 read half or a quarter of the bytes, for models too big for
+// the cache (docs/PERFORMANCE.md gives the measured tolerance).
+enum class WeightPrecision { kFloat32, kFloat16, kInt8 };
 enum class MidiApi { kAuto, kJack, kAlsa };
 enum class AudioApi { kAuto, kJack, kAlsa, kPulse };
 enum class ClockSource { kInternal, kMidi };
@@ -35,6 +39,8 @@ struct EnumNames;
   }
 
 NEXTBEAT_ENUM_NAMES(Device, {Device::kAuto, "auto"}, {Device::kCpu, "cpu"}, {Device::kCuda, "cuda"});
+NEXTBEAT_ENUM_NAMES(WeightPrecision, {WeightPrecision::kFloat32, "fp32"}, {WeightPrecision::kFloat16, "fp16"},
+                    {WeightPrecision::kInt8, "int8"});
 NEXTBEAT_ENUM_NAMES(MidiApi, {MidiApi::kAuto, "auto"}, {MidiApi::kJack, "jack"}, {MidiApi::kAlsa, "alsa"});
 NEXTBEAT_ENUM_NAMES(AudioApi, {AudioApi::kAuto, "auto"}, {AudioApi::kJack, "jack"}, {AudioApi::kAlsa, "alsa"},
                     {AudioApi::kPulse, "pulse"});
@@ -80,6 +86,7 @@ std::string enum_choices() {
 struct ModelConfig {
   std::string path = "default:events";  // a model file, or default:events | default:pianoroll
   Device device = Device::kAuto;
+  WeightPrecision precision = WeightPrecision::kFloat32;
   int threads = 1;
   bool operator==(const ModelConfig&) const = default;
 };

@@ -186,6 +186,7 @@ std::vector<FieldSpec> build_schema() {
                 return p == "default:events" || p == "default:pianoroll";
               })
       .choice("device", &ModelConfig::device)
+      .choice("precision", &ModelConfig::precision)
       .integer("threads", &ModelConfig::threads, 1, 64);
 
   SectionBuilder<MidiConfig>(f, "midi", &Config::midi)

@@ -47,18 +47,6 @@ std::int64_t now_ns() {
   return engine::SteadyClock().now_ns();
 }
 
-// Loads and warms up a model on the calling (control) thread: the first
-// steps of a fresh LibTorch module allocate and are slow, so they happen
-// here, never on the engine thread in front of a deadline.
-std::unique_ptr<LstmModel> load_warm_model(const std::string& name) {
-  auto model = std::make_unique<LstmModel>(LstmModel::load(engine::resolve_model_path(name)));
-  engine::Step step;
-  if (model->spec().codec.kind == engine::CodecKind::kEvents) step.token = 0;
-  for (int i = 0; i < 32; ++i) model->step(step);
-  model->reset();
-  return model;
-}
-
 // Real-time priority for the engine and output threads when the system
 // allows it (systemd unit: LimitRTPRIO; JACK users: the audio group); else
 // they run at normal priority, which the start-up log says.
@@ -66,13 +54,6 @@ bool try_realtime(std::thread& thread, int priority) {
   sched_param param{};
   param.sched_priority = priority;
   return pthread_setschedparam(thread.native_handle(), SCHED_FIFO, &param) == 0;
-}
-
-double percentile_us(std::vector<std::int64_t> values, double q) {
-  if (values.empty()) return 0;
-  const auto k = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1));
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
-  return static_cast<double>(values[k]) / 1000.0;
 }
 
 // The output thread's sinks: every output the config opened, in one call.
@@ -108,7 +89,7 @@ struct LiveSession::Impl final : io::OscRequests, engine::OutputSink {
 
   // ---- OSC requests (OSC thread): posted to the control thread ----
   void load_model(std::string name) override {
-    boost::asio::post(io, [this, name = std::move(name)] { swap_model(name); });
+    boost::asio::post(io, [this, name = std::move(name)] { swap_model(name, config.model); });
   }
   void status() override {
     boost::asio::post(io, [this] { send_status(); });
@@ -122,7 +103,8 @@ struct LiveSession::Impl final : io::OscRequests, engine::OutputSink {
   void output_loop();
   void poll();
   void rescan();
-  void swap_model(const std::string& name);
+  // Loads `name` with the device and precision of `settings` and hands it to the engine.
+  void swap_model(const std::string& name, const config::ModelConfig& settings);
   void send_status();
   void save_cc();
   void stop();
@@ -165,10 +147,10 @@ struct LiveSession::Impl final : io::OscRequests, engine::OutputSink {
 void LiveSession::Impl::start() {
   engine::set_inference_threads(config.model.threads);
   model_name = config.model.path;
-  auto model = load_warm_model(model_name);
-  spdlog::info("model {}: {} codec, {} x {} LSTM, {} parameters", model_name,
+  auto [model, inference] = engine::load_live_model(model_name, config.model);
+  spdlog::info("model {}: {} codec, {} x {} LSTM, {} parameters; {}", model_name,
                model->spec().codec.kind == engine::CodecKind::kEvents ? "events" : "pianoroll", model->spec().layers,
-               model->spec().hidden, model->parameter_count());
+               model->spec().hidden, model->parameter_count(), inference);
 
   // Devices. Each one that cannot open is logged and left out: a performer
   // with OSC alone, or MIDI without audio, still gets a running daemon.
@@ -323,9 +305,9 @@ void LiveSession::Impl::rescan() {
   });
 }
 
-void LiveSession::Impl::swap_model(const std::string& name) {
+void LiveSession::Impl::swap_model(const std::string& name, const config::ModelConfig& settings) {
   try {
-    auto model = load_warm_model(name);
+    auto [model, inference] = engine::load_live_model(name, settings);
     if (!models_in.push(model.get())) {
       spdlog::error("model {}: a previous swap is still in flight; try again", name);
       return;
@@ -333,8 +315,9 @@ void LiveSession::Impl::swap_model(const std::string& name) {
     model.release();  // the engine owns it now
     hub.wake();
     model_name = name;
+    config.model = settings;
     config.model.path = name;
-    spdlog::info("model swapped to {}", name);
+    spdlog::info("model swapped to {}; {}", name, inference);
     if (reply) reply->send("/nextbeat/model", {name});
   } catch (const std::exception& e) {
     spdlog::error("model {}: {}; keeping the current model", name, e.what());
@@ -370,17 +353,17 @@ void LiveSession::Impl::send_status() {
       std::string("osc_refused"),
       static_cast<std::int32_t>(osc.refused),
       std::string("step_p50_us"),
-      static_cast<float>(percentile_us(s.step_ns.recent(), 0.5)),
+      static_cast<float>(engine::percentile_us(s.step_ns.recent(), 0.5)),
       std::string("step_p99_us"),
-      static_cast<float>(percentile_us(s.step_ns.recent(), 0.99)),
+      static_cast<float>(engine::percentile_us(s.step_ns.recent(), 0.99)),
       std::string("step_compute_p50_us"),
-      static_cast<float>(percentile_us(s.step_compute_ns.recent(), 0.5)),
+      static_cast<float>(engine::percentile_us(s.step_compute_ns.recent(), 0.5)),
       std::string("step_compute_p99_us"),
-      static_cast<float>(percentile_us(s.step_compute_ns.recent(), 0.99)),
+      static_cast<float>(engine::percentile_us(s.step_compute_ns.recent(), 0.99)),
       std::string("rollout_p50_us"),
-      static_cast<float>(percentile_us(s.rollout_ns.recent(), 0.5)),
+      static_cast<float>(engine::percentile_us(s.rollout_ns.recent(), 0.5)),
       std::string("rollout_p99_us"),
-      static_cast<float>(percentile_us(s.rollout_ns.recent(), 0.99)),
+      static_cast<float>(engine::percentile_us(s.rollout_ns.recent(), 0.99)),
       std::string("output_late_max_us"),
       static_cast<float>(static_cast<double>(max_lateness_ns.load()) / 1000.0),
   };
@@ -453,7 +436,10 @@ void LiveSession::stop() {
 
 void LiveSession::reload(const config::Config& config) {
   const config::Config old = impl_->config;
-  if (config.model.path != old.model.path) impl_->swap_model(config.model.path);
+  // A new device or precision needs the model prepared again: a swap.
+  const bool model_changed = config.model.path != old.model.path || config.model.device != old.model.device ||
+                             config.model.precision != old.model.precision;
+  if (model_changed) impl_->swap_model(config.model.path, config.model);
   if (config.midi != old.midi || config.osc != old.osc || config.audio != old.audio)
     spdlog::warn("SIGHUP: [midi], [osc] and [audio] changes take effect when nextbeat is restarted");
   auto* copy = new config::Config(config);
@@ -463,9 +449,10 @@ void LiveSession::reload(const config::Config& config) {
     return;
   }
   impl_->hub.wake();
-  const std::string model_path = impl_->config.model.path;
+  // The model settings are swap_model's to set, once the new model is in.
+  const config::ModelConfig model = impl_->config.model;
   impl_->config = config;
-  impl_->config.model.path = model_path;
+  impl_->config.model = model;
 }
 
 std::string LiveSession::status_line() const {

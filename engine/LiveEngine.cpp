@@ -43,6 +43,13 @@ std::vector<std::int64_t> LatencyLog::recent() const {
   return out;
 }
 
+double percentile_us(std::vector<std::int64_t> values_ns, double q) {
+  if (values_ns.empty()) return 0;
+  const auto k = static_cast<std::size_t>(q * static_cast<double>(values_ns.size() - 1));
+  std::nth_element(values_ns.begin(), values_ns.begin() + static_cast<std::ptrdiff_t>(k), values_ns.end());
+  return static_cast<double>(values_ns[k]) / 1000.0;
+}
+
 LiveEngine::LiveEngine(std::unique_ptr<LstmModel> model, const config::Config& config, OutputSink& out,
                        const Clock& clock)
     : config_(config),

@@ -17,8 +17,8 @@
 //   performer taking over, panic, model swap, mute and stop all end notes.
 //
 // Threads: everything here is called on the engine thread, except
-// stats() (atomics, any thread). Not allocation-free yet (the model step
-// allocates LibTorch tensors; issue 5), but it never blocks and never logs.
+// stats() (atomics, any thread). It never blocks and never logs; the model's
+// packed step does not allocate (PackedLstm.h).
 #pragma once
 
 #include <array>
@@ -64,11 +64,19 @@ class LatencyLog {
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
   // Copies the recent values (at most kSize).
   std::vector<std::int64_t> recent() const;
+  // The index-th value added (from 0), if it is still held.
+  std::optional<std::int64_t> at(std::uint64_t index) const noexcept {
+    if (index >= count() || count() - index > kSize) return std::nullopt;
+    return values_[index % kSize].load(std::memory_order_relaxed);
+  }
 
  private:
   std::array<std::atomic<std::int64_t>, kSize> values_{};
   std::atomic<std::uint64_t> count_{0};
 };
+
+// The q-quantile (0..1) of latencies in ns, in µs; 0 for none.
+double percentile_us(std::vector<std::int64_t> values_ns, double q);
 
 struct EngineStats {
   std::atomic<std::uint64_t> events{0};       // input events handled

@@ -1,8 +1,11 @@
 #include "engine/Model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+
+#include <torch/cuda.h>
 
 #include "engine/LstmNet.h"
 #include "engine/ModelFile.h"
@@ -289,6 +292,7 @@ void LstmModel::set_provenance(nlohmann::json provenance) {
   provenance_ = std::move(provenance);
 }
 detail::LstmNetHolder& LstmModel::net() {
+  stale_ = true;
   return *net_;
 }
 const detail::LstmNetHolder& LstmModel::net() const {
@@ -347,12 +351,146 @@ LstmModel LstmModel::load(const std::filesystem::path& path) {
   return model;
 }
 
+namespace {
+
+torch::Tensor cpu64(const torch::Tensor& t) {
+  return t.detach().to(torch::kCPU, torch::kFloat64);
+}
+
+std::vector<float> to_floats(const torch::Tensor& t) {
+  const torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
+}
+
+// The network's weights in the form PackedLstm steps on (see PackedLstm.h):
+// layer 0's input projection is folded into per-row tables, computed in
+// double so that the folding adds no rounding of its own.
+LstmWeights packable_weights(detail::LstmNetImpl& net) {
+  const ModelSpec& s = net.spec;
+  const auto params = net.lstm->named_parameters(/*recurse=*/false);
+  const auto param = [&](const std::string& name) { return cpu64(params[name]); };
+  LstmWeights w;
+  w.hidden = s.hidden;
+  w.layers = s.layers;
+  w.output = s.output_size();
+  const torch::Tensor w_ih0 = param("weight_ih_l0");  // [4H, embed]
+  const auto project = [&](const torch::Tensor& rows) { return to_floats(torch::matmul(rows, w_ih0.t())); };
+  torch::Tensor bias0 = param("bias_ih_l0") + param("bias_hh_l0");
+  if (s.codec.kind == CodecKind::kEvents) {
+    w.input_rows = project(cpu64(net.token_embed->weight));  // the start token included
+    w.input_rows_count = s.input_size + 1;
+  } else {
+    // x = W_f frame + b_f, so W_ih0 x = sum over sounding keys k of
+    // (W_ih0 W_f)[:, k], plus W_ih0 b_f.
+    w.frame_input = true;
+    w.input_rows = project(cpu64(net.frame_proj->weight).t());
+    w.input_rows_count = kKeys;
+    bias0 = bias0 + torch::matmul(w_ih0, cpu64(net.frame_proj->bias));
+  }
+  if (s.position_inputs) {
+    w.beat_rows = project(cpu64(net.beat_embed->weight));
+    w.bar_rows = project(cpu64(net.bar_embed->weight));
+    w.source_rows = project(cpu64(net.source_embed->weight));
+  }
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string n = std::to_string(l);
+    w.recurrent.push_back(to_floats(l == 0 ? param("weight_hh_l0")
+                                           : torch::cat({param("weight_ih_l" + n), param("weight_hh_l" + n)}, 1)));
+    w.bias.push_back(to_floats(l == 0 ? bias0 : param("bias_ih_l" + n) + param("bias_hh_l" + n)));
+  }
+  w.head = to_floats(net.head->weight);
+  w.head_bias = to_floats(net.head->bias);
+  return w;
+}
+
+}  // namespace
+
 void LstmModel::refresh_inference_cache() {
+  stale_ = false;
+  c10::InferenceMode guard;
+  packed_ = PackedLstm(packable_weights(*net_->module), precision_);
   nade_.clear();
   if (spec().head != HeadKind::kNade) return;
-  c10::InferenceMode guard;
-  const torch::Tensor w = net_->module->masked_nade().contiguous();
+  const torch::Tensor w = net_->module->masked_nade().to(torch::kCPU).contiguous();
   nade_.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
+}
+
+void LstmModel::use_step_path(StepPath path, config::WeightPrecision precision, bool cuda) {
+  if (cuda && (path != StepPath::kLibTorch || !torch::cuda::is_available()))
+    throw std::runtime_error("the CUDA step needs the LibTorch path and a CUDA device");
+  if (cuda != cuda_) net_->module->to(cuda ? torch::kCUDA : torch::kCPU);
+  cuda_ = cuda;
+  path_ = path;
+  if (precision != precision_ || packed_.empty()) stale_ = true;
+  precision_ = precision;
+  if (stale_) refresh_inference_cache();
+  reset();
+}
+
+namespace {
+
+// Median time of one step on the model's current path, after a warm-up.
+double median_step_us(LstmModel& model, int steps) {
+  Step step;
+  if (model.spec().codec.kind == CodecKind::kEvents) step.token = 0;
+  for (int i = 0; i < 16; ++i) model.step(step);
+  std::vector<double> us;
+  for (int i = 0; i < steps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    model.step(step);
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::nth_element(us.begin(), us.begin() + steps / 2, us.end());
+  return us[static_cast<std::size_t>(steps / 2)];
+}
+
+std::string format_us(double us) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.0f µs", us);
+  return text;
+}
+
+}  // namespace
+
+std::string LstmModel::prepare_inference(config::Device device, config::WeightPrecision precision) {
+  const std::string packed = "packed " + std::string(config::enum_name(precision)) + " step on the CPU";
+  const bool cuda = torch::cuda::is_available();
+  if (device == config::Device::kCpu || !cuda) {
+    use_step_path(StepPath::kPacked, precision);
+    if (device == config::Device::kCuda) return packed + " (model.device = cuda, but this LibTorch has no CUDA device)";
+    return packed + (device == config::Device::kAuto ? " (auto: no CUDA device)" : "");
+  }
+  // model.precision applies to the CPU step; the GPU steps in fp32.
+  use_step_path(StepPath::kLibTorch, config::WeightPrecision::kFloat32, /*cuda=*/true);
+  if (device == config::Device::kCuda) return "LibTorch step on CUDA";
+  // auto: a batch-1 recurrent step is often faster on the CPU; measure.
+  const double gpu_us = median_step_us(*this, 200);
+  use_step_path(StepPath::kPacked, precision);
+  const double cpu_us = median_step_us(*this, 200);
+  const std::string measured = " (auto: CPU " + format_us(cpu_us) + ", CUDA " + format_us(gpu_us) + " a step)";
+  if (cpu_us <= gpu_us) return packed + measured;
+  use_step_path(StepPath::kLibTorch, config::WeightPrecision::kFloat32, /*cuda=*/true);
+  return "LibTorch step on CUDA" + measured;
+}
+
+LiveModel load_live_model(std::string_view name, const config::ModelConfig& config) {
+  LiveModel live{std::make_unique<LstmModel>(LstmModel::load(resolve_model_path(name))), {}};
+  live.inference = live.model->prepare_inference(config.device, config.precision);
+  Step step;
+  if (live.model->spec().codec.kind == CodecKind::kEvents) step.token = 0;
+  for (int i = 0; i < 32; ++i) live.model->step(step);
+  live.model->reset();
+  return live;
+}
+
+std::size_t LstmModel::packed_matrix_bytes() {
+  if (stale_) refresh_inference_cache();
+  return packed_.matrix_bytes();
+}
+
+std::size_t LstmModel::packed_table_bytes() {
+  if (stale_) refresh_inference_cache();
+  return packed_.table_bytes();
 }
 
 std::span<const float> LstmModel::nade_weights() const {
@@ -363,7 +501,7 @@ std::span<const float> LstmModel::logits() const {
 }
 
 void LstmModel::reset() {
-  refresh_inference_cache();
+  if (stale_) refresh_inference_cache();
   const auto& s = spec();
   state_.h.assign(static_cast<std::size_t>(s.layers * s.hidden), 0.0F);
   state_.c.assign(state_.h.size(), 0.0F);
@@ -374,31 +512,44 @@ void LstmModel::reset() {
 }
 
 std::span<const float> LstmModel::step(const Step& input) {
+  if (stale_) refresh_inference_cache();
+  if (path_ == StepPath::kPacked) {
+    packed_.step(input, state_.h.data(), state_.c.data(), state_.logits.data());
+  } else {
+    torch_step(input);
+  }
+  return state_.logits;
+}
+
+// The stock step: the training module, one step, through LibTorch. It
+// builds a dozen small tensors a call; the packed path exists because of it.
+void LstmModel::torch_step(const Step& input) {
   c10::InferenceMode guard;
   const auto& s = spec();
-  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  const torch::Device device = cuda_ ? torch::kCUDA : torch::kCPU;
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(device);
   detail::StepTensors in;
   if (s.codec.kind == CodecKind::kEvents) {
     in.tokens = torch::full({1, 1}, input.token, i64);
   } else {
-    in.frames = torch::zeros({1, 1, kKeys});
-    auto f = in.frames.accessor<float, 3>();
+    torch::Tensor frame = torch::zeros({1, 1, kKeys});
+    auto f = frame.accessor<float, 3>();
     for (int k = 0; k < kKeys; ++k) f[0][0][k] = input.frame[static_cast<std::size_t>(k)] ? 1.0F : 0.0F;
+    in.frames = frame.to(device);
   }
   in.beat = torch::full({1, 1}, static_cast<std::int64_t>(input.beat_tick), i64);
   in.bar = torch::full({1, 1}, static_cast<std::int64_t>(input.bar_beat), i64);
   in.source = torch::full({1, 1}, static_cast<std::int64_t>(input.source), i64);
   const auto shape = std::vector<std::int64_t>{s.layers, 1, s.hidden};
-  detail::LstmState state{torch::from_blob(state_.h.data(), shape).clone(),
-                          torch::from_blob(state_.c.data(), shape).clone()};
+  detail::LstmState state{torch::from_blob(state_.h.data(), shape).to(device, /*non_blocking=*/false, /*copy=*/true),
+                          torch::from_blob(state_.c.data(), shape).to(device, false, true)};
   auto [logits, next] = net_->module->forward(in, state);
-  const torch::Tensor h = std::get<0>(next).contiguous();
-  const torch::Tensor c = std::get<1>(next).contiguous();
+  const torch::Tensor h = std::get<0>(next).to(torch::kCPU).contiguous();
+  const torch::Tensor c = std::get<1>(next).to(torch::kCPU).contiguous();
   std::copy_n(h.data_ptr<float>(), state_.h.size(), state_.h.begin());
   std::copy_n(c.data_ptr<float>(), state_.c.size(), state_.c.begin());
-  const torch::Tensor l = logits.contiguous();
+  const torch::Tensor l = logits.to(torch::kCPU).contiguous();
   std::copy_n(l.data_ptr<float>(), state_.logits.size(), state_.logits.begin());
-  return state_.logits;
 }
 
 LstmModel::State LstmModel::snapshot() const {

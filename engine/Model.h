@@ -8,6 +8,11 @@
 // logits() predicts the first step of a piece; each step(input) feeds one
 // step and returns the logits of the next. snapshot()/restore() copy the
 // (h, c) state so that a beat can be rolled out from a copy and thrown away.
+//
+// step() runs on weights packed for it (PackedLstm, fp32 by default) and does
+// not allocate; the stock LibTorch module step is kept as the reference and
+// for CUDA. The packed weights are rebuilt lazily after anyone took the
+// mutable net() (training, tests that perturb weights).
 #pragma once
 
 #include <cstdint>
@@ -20,7 +25,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/Config.h"
 #include "engine/Codec.h"
+#include "engine/PackedLstm.h"
 
 namespace nextbeat::engine {
 
@@ -78,7 +85,29 @@ class LstmModel {
   ModelFileContents file_contents() const;
   std::int64_t parameter_count() const;
 
+  // Where and how step() runs. Called off the engine thread, before the
+  // model is handed to it (allocates; `auto` measures both devices for
+  // ~0.2 s). A CUDA request without a CUDA device falls back to the CPU;
+  // the returned line says what was chosen and why, for the log.
+  std::string prepare_inference(config::Device device, config::WeightPrecision precision);
+  enum class StepPath {
+    kPacked,    // PackedLstm on the CPU: the live path
+    kLibTorch,  // the torch::nn::LSTM module, one step at a time (reference; CUDA)
+  };
+  StepPath step_path() const { return path_; }
+  bool on_cuda() const { return cuda_; }
+  config::WeightPrecision precision() const { return precision_; }
+  // Switches the step path without measuring (benchmarks, tests). kLibTorch
+  // with cuda = true needs a CUDA device (throws otherwise).
+  void use_step_path(StepPath path, config::WeightPrecision precision = config::WeightPrecision::kFloat32,
+                     bool cuda = false);
+  // Bytes of weights one packed step reads, and of its lookup tables.
+  std::size_t packed_matrix_bytes();
+  std::size_t packed_table_bytes();
+
   void reset();
+  // real-time safe on the packed path (no allocation, no locks), unless the
+  // weights were changed through net() since the last step.
   std::span<const float> step(const Step& input);
   std::span<const float> logits() const;  // of the last reset() or step()
   // NADE head: the [kKeys x kKeys] row-major weights of key j (< k) on key
@@ -95,17 +124,35 @@ class LstmModel {
   void snapshot(State& into) const;
   void restore(const State& state);
 
-  // For the engine's LibTorch code (training, evaluation).
+  // For the engine's LibTorch code (training, evaluation). The mutable one
+  // marks the packed weights stale.
   detail::LstmNetHolder& net();
   const detail::LstmNetHolder& net() const;
 
  private:
   LstmModel();
   void refresh_inference_cache();
+  void torch_step(const Step& input);
   std::unique_ptr<detail::LstmNetHolder> net_;
+  PackedLstm packed_;
+  bool stale_ = true;
+  StepPath path_ = StepPath::kPacked;
+  config::WeightPrecision precision_ = config::WeightPrecision::kFloat32;
+  bool cuda_ = false;
   nlohmann::json provenance_ = nlohmann::json::object();
   State state_;
   std::vector<float> nade_;
 };
+
+// A model ready to hand to the engine thread: loaded (name as for
+// resolve_model_path), its step prepared for model.device and
+// model.precision, warmed up and reset. Called off the engine thread: the
+// first steps touch every weight page once, here rather than in front of a
+// deadline. `inference` is prepare_inference's line, for the log.
+struct LiveModel {
+  std::unique_ptr<LstmModel> model;
+  std::string inference;
+};
+LiveModel load_live_model(std::string_view name, const config::ModelConfig& config);
 
 }  // namespace nextbeat::engine

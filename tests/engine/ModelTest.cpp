@@ -5,12 +5,15 @@
 #include <fstream>
 #include <random>
 
+// LibTorch first: c10 defines a CHECK macro of its own (an abort, not a
+// recorded assertion); Catch's, included after, must be the one in force.
+#include "engine/LstmNet.h"
+
 #include <catch2/catch.hpp>
 
 #include "engine/Codec.h"
 #include "engine/EventCodec.h"
 #include "engine/Generator.h"
-#include "engine/LstmNet.h"
 #include "engine/Model.h"
 #include "engine/ModelFile.h"
 
