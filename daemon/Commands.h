@@ -49,5 +49,6 @@ std::function<int()> reporting_errors(std::string name, std::function<int()> run
 Subcommand add_train_command(CLI::App& parent);     // TrainCommand.cpp
 Subcommand add_eval_command(CLI::App& parent);      // EvalCommand.cpp
 Subcommand add_generate_command(CLI::App& parent);  // GenerateCommand.cpp
+Subcommand add_bench_command(CLI::App& parent);     // BenchCommand.cpp
 
 }  // namespace nextbeat::daemon

@@ -6,21 +6,17 @@ nextbeat=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 help=$("$nextbeat" --help) || fail "--help exited non-zero"
-for sub in run devices check-config train eval generate; do
+for sub in run devices check-config train eval generate bench; do
   grep -qE "^  $sub " <<<"$help" || fail "--help does not list '$sub'"
   "$nextbeat" "$sub" --help >/dev/null || fail "'$sub --help' exited non-zero"
 done
 grep -q -- "--log-level" <<<"$help" || fail "--help does not list --log-level"
-# Subcommands that are not built yet are absent, not stubs.
-for sub in bench; do
-  grep -qE "^  $sub " <<<"$help" && fail "--help lists '$sub', which is not built yet"
-done
 
 version=$("$nextbeat" --version) || fail "--version exited non-zero"
 [[ $version =~ ^nextbeat\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "--version printed '$version'"
 
 # Usage errors: non-zero exit, message on stderr, nothing on stdout.
-for args in "" "frobnicate" "check-config" "--log-level loud devices"; do
+for args in "" "frobnicate" "check-config" "--log-level loud devices" "bench --size 3by512" "bench --steps 0"; do
   out=$("$nextbeat" $args 2>/tmp/nextbeat-help-err.$$) && fail "'nextbeat $args' exited 0"
   [ -z "$out" ] || fail "'nextbeat $args' wrote to stdout: $out"
   [ -s /tmp/nextbeat-help-err.$$ ] || fail "'nextbeat $args' printed no error"
