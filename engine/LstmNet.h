@@ -51,11 +51,25 @@ struct Window {
 
 using LstmState = std::tuple<torch::Tensor, torch::Tensor>;  // h, c: [layers, B, hidden]
 
+// The LSTM layers over whole sequences ([B, T, in] -> [B, T, H] and the final
+// state), one fused autograd function per layer (LstmSequence.cpp): the
+// same maths and parameters as lstm.forward, without its ~45 small ops per
+// step and layer. CPU, float32.
+std::tuple<torch::Tensor, LstmState> sequence_lstm(torch::nn::LSTMImpl& lstm, const torch::Tensor& x,
+                                                   const std::optional<LstmState>& state, double dropout,
+                                                   bool training);
+
+enum class LstmKernel {
+  kSequence,  // sequence_lstm where it applies (CPU, float32): training and evaluation
+  kStock,     // torch::nn::LSTM's own forward (the reference; CUDA)
+};
+
 struct LstmNetImpl : torch::nn::Module {
   explicit LstmNetImpl(const ModelSpec& spec);
 
   // Logits [B, T, output] and the final state.
-  std::tuple<torch::Tensor, LstmState> forward(const StepTensors& in, const std::optional<LstmState>& state = {});
+  std::tuple<torch::Tensor, LstmState> forward(const StepTensors& in, const std::optional<LstmState>& state = {},
+                                               LstmKernel kernel = LstmKernel::kSequence);
   // Negative log-likelihood of each target in nats, [B, T] (0 where masked).
   torch::Tensor step_nll(const torch::Tensor& logits, const TrainingBatch& batch);
   // The NADE weights with the strictly-lower mask applied.

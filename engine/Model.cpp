@@ -163,12 +163,15 @@ LstmNetImpl::LstmNetImpl(const ModelSpec& s) : spec(s) {
   }
 }
 
-std::tuple<torch::Tensor, LstmState> LstmNetImpl::forward(const StepTensors& in,
-                                                          const std::optional<LstmState>& state) {
+std::tuple<torch::Tensor, LstmState> LstmNetImpl::forward(const StepTensors& in, const std::optional<LstmState>& state,
+                                                          LstmKernel kernel) {
   torch::Tensor x = spec.codec.kind == CodecKind::kEvents ? token_embed(in.tokens) : frame_proj(in.frames);
   if (spec.position_inputs) x = x + beat_embed(in.beat) + bar_embed(in.bar) + source_embed(in.source);
   x = in_drop(x);
-  auto [out, final_state] = state ? lstm->forward(x, *state) : lstm->forward(x);
+  const bool fused = kernel == LstmKernel::kSequence && x.is_cpu() && x.scalar_type() == torch::kFloat32;
+  auto [out, final_state] = fused   ? sequence_lstm(*lstm, x, state, spec.dropout, is_training())
+                            : state ? lstm->forward(x, *state)
+                                    : lstm->forward(x);
   return {head(out_drop(out)), final_state};
 }
 
@@ -543,7 +546,7 @@ void LstmModel::torch_step(const Step& input) {
   const auto shape = std::vector<std::int64_t>{s.layers, 1, s.hidden};
   detail::LstmState state{torch::from_blob(state_.h.data(), shape).to(device, /*non_blocking=*/false, /*copy=*/true),
                           torch::from_blob(state_.c.data(), shape).to(device, false, true)};
-  auto [logits, next] = net_->module->forward(in, state);
+  auto [logits, next] = net_->module->forward(in, state, detail::LstmKernel::kStock);
   const torch::Tensor h = std::get<0>(next).to(torch::kCPU).contiguous();
   const torch::Tensor c = std::get<1>(next).to(torch::kCPU).contiguous();
   std::copy_n(h.data_ptr<float>(), state_.h.size(), state_.h.begin());

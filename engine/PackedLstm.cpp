@@ -16,12 +16,10 @@
 // does not vectorise _Float16 -> float, so on x86-64 that product uses the
 // F16C instructions directly. This file is built with -O3 and
 // -ffp-contract=fast (engine/CMakeLists.txt) so that a*b+c becomes one FMA.
+#include "engine/VectorMath.h"
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NEXTBEAT_VECTOR_CLONES [[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]]
 #include <immintrin.h>
 #define NEXTBEAT_F16C 1
-#else
-#define NEXTBEAT_VECTOR_CLONES
 #endif
 
 namespace nextbeat::engine {
@@ -82,36 +80,6 @@ void multiply_packed(const W* w, const float* x, int cols, int blocks, float* y)
   multiply_blocks(w, x, cols, blocks, y);
 }
 
-// exp(x) without a libm call, so that the gate loop vectorises: Cephes'
-// expf (range reduction by ln 2, degree-6 polynomial), relative error about
-// 1e-7 — well inside the parity test's 1e-5 on logits. x is clamped to
-// where 2^n stays a normal float; sigmoid and tanh saturate long before.
-[[gnu::always_inline]] inline float exp_approx(float x) {
-  x = x < -87.0F ? -87.0F : x;
-  x = x > 88.0F ? 88.0F : x;
-  constexpr float kShift = 12582912.0F;  // 1.5 * 2^23: adding it rounds to an integer
-  const float n = (x * 1.44269504088896341F + kShift) - kShift;
-  float r = x - n * 0.693359375F;
-  r = r - n * -2.12194440e-4F;
-  float p = 1.9875691500e-4F;
-  p = p * r + 1.3981999507e-3F;
-  p = p * r + 8.3334519073e-3F;
-  p = p * r + 4.1665795894e-2F;
-  p = p * r + 1.6666665459e-1F;
-  p = p * r + 5.0000001201e-1F;
-  p = p * (r * r) + r + 1.0F;
-  const auto e = static_cast<std::int32_t>(n) + 127;
-  return p * std::bit_cast<float>(e << 23);
-}
-
-[[gnu::always_inline]] inline float sigmoid(float x) {
-  return 1.0F / (1.0F + exp_approx(-x));
-}
-
-[[gnu::always_inline]] inline float tanh_approx(float x) {
-  return 2.0F / (1.0F + exp_approx(-2.0F * x)) - 1.0F;
-}
-
 // The LSTM cell on one layer's gates (PyTorch order i, f, g, o).
 NEXTBEAT_VECTOR_CLONES void cell_update(const float* gates, int hidden, float* h, float* c) noexcept {
   const float* gi = gates;
@@ -119,9 +87,9 @@ NEXTBEAT_VECTOR_CLONES void cell_update(const float* gates, int hidden, float* h
   const float* gg = gates + 2 * hidden;
   const float* go = gates + 3 * hidden;
   for (int j = 0; j < hidden; ++j) {
-    const float cell = sigmoid(gf[j]) * c[j] + sigmoid(gi[j]) * tanh_approx(gg[j]);
+    const float cell = vector_math::sigmoid(gf[j]) * c[j] + vector_math::sigmoid(gi[j]) * vector_math::tanh(gg[j]);
     c[j] = cell;
-    h[j] = sigmoid(go[j]) * tanh_approx(cell);
+    h[j] = vector_math::sigmoid(go[j]) * vector_math::tanh(cell);
   }
 }
 

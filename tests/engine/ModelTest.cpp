@@ -102,6 +102,55 @@ TEST_CASE("streaming one step at a time gives the full-sequence outputs within 1
   }
 }
 
+TEST_CASE("the fused sequence LSTM gives torch::nn::LSTM's outputs and gradients", "[unit][model]") {
+  using nextbeat::engine::detail::LstmKernel;
+  ModelSpec spec = small_spec(CodecKind::kEvents, HeadKind::kSoftmax);
+  spec.layers = 3;
+  spec.dropout = 0;  // dropout draws differ between the two; the maths must not
+  LstmModel model(spec, 4);
+  perturb(model);
+  auto& net = model.net().module;
+  net->train();
+  const auto a = random_sequence(spec, 40, 1);
+  const auto b = random_sequence(spec, 23, 2);  // a shorter window: padding in the batch
+  const auto batch = nextbeat::engine::detail::make_batch(
+      spec, {nextbeat::engine::detail::Window{&a, 0, 40}, nextbeat::engine::detail::Window{&b, 0, 23}});
+  torch::manual_seed(3);
+  const torch::Tensor h0 = torch::randn({spec.layers, 2, spec.hidden}) * 0.5;
+  const torch::Tensor c0 = torch::randn({spec.layers, 2, spec.hidden}) * 0.5;
+  const torch::Tensor weights = torch::randn({2, 40, spec.output_size()});
+
+  struct Result {
+    torch::Tensor logits, h, c;
+    std::vector<torch::Tensor> grads;
+  };
+  const auto run = [&](LstmKernel kernel) {
+    for (auto& p : net->parameters()) p.mutable_grad() = torch::Tensor();
+    const torch::Tensor h = h0.clone().requires_grad_(true);
+    const torch::Tensor c = c0.clone().requires_grad_(true);
+    const auto [logits, state] = net->forward(batch.inputs, nextbeat::engine::detail::LstmState{h, c}, kernel);
+    const torch::Tensor loss =
+        (logits * weights).sum() + std::get<0>(state).pow(2).sum() + 0.5 * std::get<1>(state).sum();
+    loss.backward();
+    Result r{logits.detach(), std::get<0>(state).detach(), std::get<1>(state).detach(), {h.grad(), c.grad()}};
+    for (const auto& p : net->parameters()) r.grads.push_back(p.grad().clone());
+    return r;
+  };
+  const Result fused = run(LstmKernel::kSequence);
+  const Result stock = run(LstmKernel::kStock);
+  const auto close = [](const torch::Tensor& x, const torch::Tensor& y) {
+    return (x - y).abs().max().item<double>() <= 1e-5 * std::max(1.0, y.abs().max().item<double>());
+  };
+  CHECK(close(fused.logits, stock.logits));
+  CHECK(close(fused.h, stock.h));
+  CHECK(close(fused.c, stock.c));
+  REQUIRE(fused.grads.size() == stock.grads.size());
+  for (std::size_t i = 0; i < fused.grads.size(); ++i) {
+    INFO("gradient " << i);
+    CHECK(close(fused.grads[i], stock.grads[i]));
+  }
+}
+
 TEST_CASE("a snapshot restores the state exactly", "[unit][model]") {
   const ModelSpec spec = small_spec(CodecKind::kEvents, HeadKind::kSoftmax);
   LstmModel model(spec, 5);
