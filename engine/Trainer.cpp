@@ -156,11 +156,25 @@ EpochPlan plan_epoch(const TrainOptions& o, const std::vector<EncodedSequence>& 
     for (; begin < n; begin += window) windows.push_back({s, begin, std::min(n, begin + window)});
   }
   std::shuffle(windows.begin(), windows.end(), rng);
-  for (std::size_t at = 0; at < windows.size(); at += static_cast<std::size_t>(o.batch_size)) {
-    const auto end = std::min(windows.size(), at + static_cast<std::size_t>(o.batch_size));
+  // A batch runs as long as its longest window: a 20-step window batched
+  // with 256-step ones is mostly padding, computed and thrown away. So the
+  // windows are sorted by length within pools of 32 batches and the batches
+  // shuffled afterwards: similar lengths together, the order still random.
+  const auto batch = static_cast<std::size_t>(o.batch_size);
+  const auto longer = [](const detail::Window& a, const detail::Window& b) {
+    return a.end - a.begin > b.end - b.begin;
+  };
+  for (std::size_t at = 0; at < windows.size(); at += 32 * batch) {
+    const auto end = std::min(windows.size(), at + 32 * batch);
+    std::stable_sort(windows.begin() + static_cast<std::ptrdiff_t>(at),
+                     windows.begin() + static_cast<std::ptrdiff_t>(end), longer);
+  }
+  for (std::size_t at = 0; at < windows.size(); at += batch) {
+    const auto end = std::min(windows.size(), at + batch);
     plan.batches.emplace_back(windows.begin() + static_cast<std::ptrdiff_t>(at),
                               windows.begin() + static_cast<std::ptrdiff_t>(end));
   }
+  std::shuffle(plan.batches.begin(), plan.batches.end(), rng);
   return plan;
 }
 
