@@ -25,10 +25,10 @@
 
 #include "config/ConfigLoader.h"
 #include "daemon/Commands.h"
+#include "engine/Generator.h"
 #include "engine/LiveEngine.h"
 #include "engine/Model.h"
 #include "engine/Runtime.h"
-#include "engine/Sampler.h"
 
 namespace nextbeat::daemon {
 namespace {
@@ -123,33 +123,6 @@ engine::ModelSpec fresh_spec(const std::string& size) {
   spec.hidden = hidden;
   spec.embed = hidden;
   return spec;
-}
-
-// The steps a performance feeds: sampled from the model itself, so the
-// inputs are the model's own kind of music; positions move on the grid.
-std::vector<engine::Step> sampled_steps(LstmModel& model, int count) {
-  const auto& spec = model.spec();
-  engine::SamplingControls controls;
-  controls.seed = 1;
-  engine::Sampler sampler(spec.codec, controls);
-  std::vector<engine::Step> steps;
-  steps.reserve(static_cast<std::size_t>(count));
-  model.reset();
-  const bool events = spec.codec.kind == engine::CodecKind::kEvents;
-  const int grid = events ? spec.codec.ticks_per_beat : spec.codec.steps_per_beat;
-  for (int i = 0; i < count; ++i) {
-    engine::Step s;
-    if (events) {
-      s.token = sampler.sample_token(model.logits());
-    } else {
-      s.frame = sampler.sample_frame(model.logits(), model.nade_weights());
-    }
-    s.beat_tick = static_cast<std::uint16_t>(i % grid);
-    s.bar_beat = static_cast<std::uint8_t>((i / grid) % 4);
-    steps.push_back(s);
-    model.step(s);
-  }
-  return steps;
 }
 
 // One step at a time over `steps`, state carried: the time of each. A short
@@ -325,7 +298,8 @@ Json run_bench(const BenchOptions& o) {
 
   // The step alone, on the live path and (same weights, same inputs) on the
   // stock LibTorch module.
-  const auto steps = sampled_steps(model, o.steps);
+  // The model's own kind of music as input.
+  const auto steps = engine::self_sampled_steps(model, o.steps, 1);
   const auto ours = time_steps(model, steps);
   report["step_us"] = distribution_us(ours);
   if (o.stock && !model.on_cuda()) {

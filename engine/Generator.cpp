@@ -120,4 +120,29 @@ Continuation continue_score(LstmModel& model, const Codec& codec, const Score& p
                                                      : continue_frames(model, codec, prime, options);
 }
 
+std::vector<Step> self_sampled_steps(LstmModel& model, int count, std::uint64_t seed) {
+  const auto& spec = model.spec();
+  SamplingControls controls;
+  controls.seed = seed;
+  Sampler sampler(spec.codec, controls);
+  const bool events = spec.codec.kind == CodecKind::kEvents;
+  const int grid = events ? spec.codec.ticks_per_beat : spec.codec.steps_per_beat;
+  std::vector<Step> steps;
+  steps.reserve(static_cast<std::size_t>(std::max(0, count)));
+  model.reset();
+  for (int i = 0; i < count; ++i) {
+    Step s;
+    if (events) {
+      s.token = sampler.sample_token(model.logits());
+    } else {
+      s.frame = sampler.sample_frame(model.logits(), model.nade_weights());
+    }
+    s.beat_tick = static_cast<std::uint16_t>(i % grid);
+    s.bar_beat = static_cast<std::uint8_t>((i / grid) % 4);
+    steps.push_back(s);
+    model.step(s);
+  }
+  return steps;
+}
+
 }  // namespace nextbeat::engine

@@ -28,4 +28,10 @@ struct Continuation {
 
 Continuation continue_score(LstmModel& model, const Codec& codec, const Score& prime, const GenerateOptions& options);
 
+// `count` steps the model plays from a reset, sampled from itself with
+// default controls and `seed`, positions moving on the grid (4 beats a bar):
+// realistic inputs for benchmarks and for comparing step paths. Leaves the
+// model's state after the last step.
+std::vector<Step> self_sampled_steps(LstmModel& model, int count, std::uint64_t seed);
+
 }  // namespace nextbeat::engine

@@ -18,11 +18,10 @@
 
 #include "config/Config.h"
 #include "engine/Codec.h"
-#include "engine/LiveEngine.h"
+#include "engine/Generator.h"
 #include "engine/Model.h"
 #include "engine/PackedLstm.h"
 #include "engine/Runtime.h"
-#include "engine/Sampler.h"
 
 // The replacement pair below is malloc/free underneath; GCC's heuristic does not see that.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -49,30 +48,6 @@ using namespace nextbeat::engine;
 using config::WeightPrecision;
 
 namespace {
-
-// A stream of steps sampled from the model itself (fp32), positions on the grid.
-std::vector<Step> sampled_steps(LstmModel& model, int count, std::uint64_t seed) {
-  SamplingControls controls;
-  controls.seed = seed;
-  Sampler sampler(model.spec().codec, controls);
-  const bool events = model.spec().codec.kind == CodecKind::kEvents;
-  const int grid = events ? model.spec().codec.ticks_per_beat : model.spec().codec.steps_per_beat;
-  std::vector<Step> steps;
-  model.reset();
-  for (int i = 0; i < count; ++i) {
-    Step s;
-    if (events) {
-      s.token = sampler.sample_token(model.logits());
-    } else {
-      s.frame = sampler.sample_frame(model.logits(), model.nade_weights());
-    }
-    s.beat_tick = static_cast<std::uint16_t>(i % grid);
-    s.bar_beat = static_cast<std::uint8_t>((i / grid) % 4);
-    steps.push_back(s);
-    model.step(s);
-  }
-  return steps;
-}
 
 std::vector<std::vector<float>> run(LstmModel& model, const std::vector<Step>& steps) {
   std::vector<std::vector<float>> out;
@@ -142,7 +117,7 @@ TEST_CASE("the packed step gives the stock LibTorch step's logits", "[unit][pack
   for (const char* name : {"default:events", "default:pianoroll"}) {
     SECTION(name) {
       LstmModel model = LstmModel::load(resolve_model_path(name));
-      const auto steps = sampled_steps(model, 300, 3);
+      const auto steps = self_sampled_steps(model, 300, 3);
       REQUIRE(model.step_path() == LstmModel::StepPath::kPacked);
       const auto packed = run(model, steps);
       model.use_step_path(LstmModel::StepPath::kLibTorch);
@@ -154,7 +129,7 @@ TEST_CASE("the packed step gives the stock LibTorch step's logits", "[unit][pack
   SECTION("odd sizes: 1 and 3 layers, no position inputs, rows not a multiple of the block") {
     for (const auto& spec : {events_spec(1, 40, false), events_spec(3, 72, true)}) {
       LstmModel model(spec, 9);
-      const auto steps = sampled_steps(model, 100, 4);
+      const auto steps = self_sampled_steps(model, 100, 4);
       const auto packed = run(model, steps);
       model.use_step_path(LstmModel::StepPath::kLibTorch);
       CHECK(worst_difference(packed, run(model, steps)) < 1e-5);
@@ -221,7 +196,7 @@ TEST_CASE("fp16 and int8 weights keep the distribution within the stated toleran
   cases.push_back({"default:events", LstmModel::load(resolve_model_path("default:events"))});
   cases.push_back({"sharpened 3x512", sharpened(events_spec(3, 512), 11)});
   for (auto& [name, model] : cases) {
-    const auto steps = sampled_steps(model, 400, 6);
+    const auto steps = self_sampled_steps(model, 400, 6);
     const auto fp32 = run(model, steps);
     for (const auto precision : {WeightPrecision::kFloat16, WeightPrecision::kInt8}) {
       model.use_step_path(LstmModel::StepPath::kPacked, precision);
@@ -246,7 +221,7 @@ TEST_CASE("a packed step does not allocate", "[unit][packed]") {
   for (const auto precision : {WeightPrecision::kFloat32, WeightPrecision::kFloat16, WeightPrecision::kInt8}) {
     LstmModel model = LstmModel::load(resolve_model_path("default:events"));
     model.use_step_path(LstmModel::StepPath::kPacked, precision);
-    const auto steps = sampled_steps(model, 50, 2);
+    const auto steps = self_sampled_steps(model, 50, 2);
     LstmModel::State saved;
     model.snapshot(saved);
     const auto before = g_allocations.load();
@@ -263,7 +238,7 @@ TEST_CASE("model.device: auto and cpu step on the packed CPU path without a GPU;
   if (runtime_info().cuda_available) {
     // A CUDA LibTorch with a GPU: the step runs there and matches the CPU.
     CHECK(model.on_cuda());
-    const auto steps = sampled_steps(model, 50, 8);
+    const auto steps = self_sampled_steps(model, 50, 8);
     const auto gpu = run(model, steps);
     model.prepare_inference(config::Device::kCpu, WeightPrecision::kFloat32);
     CHECK_FALSE(model.on_cuda());
