@@ -1,6 +1,6 @@
 // The packed live step (PackedLstm, through LstmModel): the same numbers as
 // the stock LibTorch step, the stated tolerance for fp16 and int8 weights,
-// and no allocation per step. The parity with the full-sequence forward pass
+// and no allocation per step, nor in the live engine around it. The parity with the full-sequence forward pass
 // of training is ModelTest.cpp's first test (it runs the packed path too).
 #include <algorithm>
 #include <atomic>
@@ -19,6 +19,7 @@
 #include "config/Config.h"
 #include "engine/Codec.h"
 #include "engine/Generator.h"
+#include "engine/LiveEngine.h"
 #include "engine/Model.h"
 #include "engine/PackedLstm.h"
 #include "engine/Runtime.h"
@@ -252,4 +253,39 @@ TEST_CASE("model.device: auto and cpu step on the packed CPU path without a GPU;
   CHECK(line.find("packed int8 step on the CPU") != std::string::npos);
   CHECK(model.precision() == WeightPrecision::kInt8);
   CHECK_THROWS(model.use_step_path(LstmModel::StepPath::kLibTorch, WeightPrecision::kFloat32, /*cuda=*/true));
+}
+
+TEST_CASE("the live engine does not allocate while it plays", "[unit][packed][live]") {
+  struct FakeClock final : Clock {
+    std::int64_t now_ns() const noexcept override { return t; }
+    std::int64_t t = 1'000'000'000;
+  } clock;
+  struct NullSink final : OutputSink {
+    void emit(const OutputEvent&) noexcept override {}
+  } sink;
+  config::Config config;
+  config.engine.mode = config::Mode::kAccompany;
+  config.clock.tempo_bpm = 240;
+  config.sampling.seed = 3;
+  LiveEngine engine(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path("default:events"))), config, sink,
+                    clock);
+  const auto play = [&](int beats) {
+    static constexpr int kMelody[] = {60, 62, 64, 65, 67, 69, 71, 72};
+    for (int i = 0; i < beats * 2; ++i) {
+      const std::int16_t pitch = kMelody[i % 8];
+      engine.handle(InputEvent{.time_ns = clock.t, .kind = InputKind::kNoteOn, .a = pitch, .b = 80});
+      for (int ms = 0; ms < 125; ++ms) {
+        if (ms == 100) engine.handle(InputEvent{.time_ns = clock.t, .kind = InputKind::kNoteOff, .a = pitch});
+        engine.advance();
+        clock.t += 1'000'000;
+      }
+    }
+  };
+  play(16);  // warm: every buffer has grown to what playing needs
+  const auto before = g_allocations.load();
+  play(64);
+  CHECK(engine.stats().predictions.load() > 60);
+  CHECK(g_allocations.load() == before);
+  const auto probe = std::make_unique<int>(1);  // the counter counts
+  CHECK(g_allocations.load() == before + 1);
 }
