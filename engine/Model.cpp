@@ -381,13 +381,11 @@ LstmWeights packable_weights(detail::LstmNetImpl& net) {
   torch::Tensor bias0 = param("bias_ih_l0") + param("bias_hh_l0");
   if (s.codec.kind == CodecKind::kEvents) {
     w.input_rows = project(cpu64(net.token_embed->weight));  // the start token included
-    w.input_rows_count = s.input_size + 1;
   } else {
     // x = W_f frame + b_f, so W_ih0 x = sum over sounding keys k of
     // (W_ih0 W_f)[:, k], plus W_ih0 b_f.
     w.frame_input = true;
     w.input_rows = project(cpu64(net.frame_proj->weight).t());
-    w.input_rows_count = kKeys;
     bias0 = bias0 + torch::matmul(w_ih0, cpu64(net.frame_proj->bias));
   }
   if (s.position_inputs) {

@@ -7,16 +7,15 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "engine/VectorMath.h"
+
 // The hot loops are plain loops written for GCC's auto-vectoriser (a fixed
 // run of 64 lanes, no aliasing, no branches), so there is one portable
-// source: GCC lowers it to SSE2, AVX2, AVX-512 or NEON. On x86-64 each hot
-// function is compiled three times (target_clones) and the loader picks the
-// widest the CPU supports: a Debian binary must run on any x86-64, yet use
-// AVX-512 or AVX2 + FMA where they exist. The one exception is fp16: GCC 12
-// does not vectorise _Float16 -> float, so on x86-64 that product uses the
-// F16C instructions directly. This file is built with -O3 and
-// -ffp-contract=fast (engine/CMakeLists.txt) so that a*b+c becomes one FMA.
-#include "engine/VectorMath.h"
+// source for SSE2, AVX2, AVX-512 and NEON (NEXTBEAT_VECTOR_CLONES,
+// VectorMath.h). The one exception is fp16: GCC 12 does not vectorise
+// _Float16 -> float, so on x86-64 that product uses the F16C instructions
+// directly. This file is built with -O3 and -ffp-contract=fast
+// (engine/CMakeLists.txt) so that a*b+c becomes one FMA.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 #define NEXTBEAT_F16C 1
@@ -198,8 +197,7 @@ PackedLstm::PackedLstm(const LstmWeights& w, WeightPrecision precision)
       output_(w.output),
       gate_rows_(4 * w.hidden),
       frame_input_(w.frame_input),
-      input_rows_count_(w.input_rows_count),
-      precision_(precision),
+      input_rows_count_(static_cast<int>(w.input_rows.size() / (4 * static_cast<std::size_t>(std::max(1, w.hidden))))),
       input_rows_(w.input_rows),
       beat_rows_(w.beat_rows),
       bar_rows_(w.bar_rows),
@@ -209,7 +207,7 @@ PackedLstm::PackedLstm(const LstmWeights& w, WeightPrecision precision)
       gates_(static_cast<std::size_t>(4 * w.hidden)),
       x_(static_cast<std::size_t>(2 * w.hidden)) {
   const auto g = static_cast<std::size_t>(gate_rows_);
-  if (w.hidden <= 0 || w.layers <= 0 || w.output <= 0 || w.input_rows.size() != g * w.input_rows_count ||
+  if (w.hidden <= 0 || w.layers <= 0 || w.output <= 0 || w.input_rows.empty() || w.input_rows.size() % g != 0 ||
       w.recurrent.size() != static_cast<std::size_t>(w.layers) || w.bias.size() != static_cast<std::size_t>(w.layers) ||
       w.head.size() != static_cast<std::size_t>(w.output) * w.hidden ||
       w.head_bias.size() != static_cast<std::size_t>(w.output))

@@ -38,9 +38,8 @@ struct LstmWeights {
   int hidden = 0;
   int layers = 0;
   int output = 0;
-  bool frame_input = false;  // pianoroll: input_rows are per key; events: per token
-  int input_rows_count = 0;
-  std::vector<float> input_rows;   // [input_rows_count x G]: layer 0's projection of each token / key
+  bool frame_input = false;        // pianoroll: input_rows are per key; events: per token
+  std::vector<float> input_rows;   // [tokens or keys x G]: layer 0's projection of each
   std::vector<float> beat_rows;    // [n x G], empty without position inputs
   std::vector<float> bar_rows;     // [16 x G]
   std::vector<float> source_rows;  // [2 x G]
@@ -60,8 +59,6 @@ class PackedMatrix {
   PackedMatrix(std::span<const float> row_major, int rows, int cols, WeightPrecision precision);
   // y[rows] = W x[cols]. real-time safe: no allocation, no locks.
   void multiply(const float* x, float* y) const noexcept;
-  int rows() const { return rows_; }
-  int cols() const { return cols_; }
   std::size_t bytes() const;
 
  private:
@@ -81,7 +78,6 @@ class PackedLstm {
   PackedLstm(const LstmWeights& weights, WeightPrecision precision);
 
   bool empty() const { return hidden_ == 0; }
-  WeightPrecision precision() const { return precision_; }
   // Bytes of packed weights read per step (matrices) plus the tables.
   std::size_t matrix_bytes() const;
   std::size_t table_bytes() const;
@@ -98,8 +94,7 @@ class PackedLstm {
   int output_ = 0;
   int gate_rows_ = 0;
   bool frame_input_ = false;
-  int input_rows_count_ = 0;
-  WeightPrecision precision_ = WeightPrecision::kFloat32;
+  int input_rows_count_ = 0;  // tokens or keys: rows of input_rows_
   std::vector<float> input_rows_, beat_rows_, bar_rows_, source_rows_;
   std::vector<PackedMatrix> recurrent_;
   std::vector<std::vector<float>> bias_;

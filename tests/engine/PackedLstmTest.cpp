@@ -270,7 +270,7 @@ TEST_CASE("the live engine does not allocate while it plays", "[unit][packed][li
   LiveEngine engine(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path("default:events"))), config, sink,
                     clock);
   const auto play = [&](int beats) {
-    static constexpr int kMelody[] = {60, 62, 64, 65, 67, 69, 71, 72};
+    static constexpr std::int16_t kMelody[] = {60, 62, 64, 65, 67, 69, 71, 72};
     for (int i = 0; i < beats * 2; ++i) {
       const std::int16_t pitch = kMelody[i % 8];
       engine.handle(InputEvent{.time_ns = clock.t, .kind = InputKind::kNoteOn, .a = pitch, .b = 80});
