@@ -25,10 +25,10 @@
 
 #include "config/ConfigLoader.h"
 #include "daemon/Commands.h"
-#include "engine/Generator.h"
-#include "engine/LiveEngine.h"
-#include "engine/Model.h"
-#include "engine/Runtime.h"
+#include "engine/live/LiveEngine.h"
+#include "engine/model/Model.h"
+#include "engine/model/Runtime.h"
+#include "engine/offline/Generator.h"
 
 namespace nextbeat::daemon {
 namespace {

@@ -9,11 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/Commands.h"
-#include "engine/Dataset.h"
-#include "engine/Evaluator.h"
-#include "engine/Generator.h"
-#include "engine/Metrics.h"
-#include "engine/Model.h"
+#include "engine/model/Model.h"
+#include "engine/offline/Dataset.h"
+#include "engine/offline/Evaluator.h"
+#include "engine/offline/Generator.h"
+#include "engine/offline/Metrics.h"
 
 namespace nextbeat::daemon {
 namespace {

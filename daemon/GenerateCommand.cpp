@@ -7,14 +7,14 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/Commands.h"
-#include "engine/AbcImport.h"
-#include "engine/AtomicFile.h"
-#include "engine/Generator.h"
-#include "engine/MidiFile.h"
-#include "engine/Model.h"
-#include "engine/MusicTheory.h"
-#include "engine/Svg.h"
-#include "io/OfflineRenderer.h"
+#include "engine/model/Model.h"
+#include "engine/music/AbcImport.h"
+#include "engine/music/MidiFile.h"
+#include "engine/music/MusicTheory.h"
+#include "engine/offline/Generator.h"
+#include "engine/util/AtomicFile.h"
+#include "engine/util/Svg.h"
+#include "io/audio/OfflineRenderer.h"
 
 namespace nextbeat::daemon {
 namespace {

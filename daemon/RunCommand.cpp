@@ -12,7 +12,7 @@
 #include "daemon/Commands.h"
 #include "daemon/LiveSession.h"
 #include "daemon/Logging.h"
-#include "engine/Runtime.h"
+#include "engine/model/Runtime.h"
 
 namespace nextbeat::daemon {
 namespace {

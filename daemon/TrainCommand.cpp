@@ -12,10 +12,10 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/Commands.h"
-#include "engine/Dataset.h"
-#include "engine/EventCodec.h"
-#include "engine/ModelFile.h"
-#include "engine/Trainer.h"
+#include "engine/codec/EventCodec.h"
+#include "engine/model/ModelFile.h"
+#include "engine/offline/Dataset.h"
+#include "engine/offline/Trainer.h"
 
 namespace nextbeat::daemon {
 namespace {

@@ -22,7 +22,7 @@ from torch import nn
 
 
 def read_nbm(path):
-    """The header and float32 tensors of a nextbeat model file (engine/ModelFile.h)."""
+    """The header and float32 tensors of a nextbeat model file (engine/model/ModelFile.h)."""
     with open(path, "rb") as f:
         data = f.read()
     if data[:8] != b"NXTBEAT\0" or data[-4:] != b"END\0":
@@ -40,7 +40,7 @@ def read_nbm(path):
 
 
 class EventsLstm(nn.Module):
-    """engine/Model.cpp's LstmNetImpl for the events codec, module for module."""
+    """engine/model/Model.cpp's LstmNetImpl for the events codec, module for module."""
 
     def __init__(self, spec):
         super().__init__()
@@ -108,7 +108,7 @@ def bench_step(args):
 
 
 def bench_train(args):
-    """nextbeat train's loop (engine/Trainer.cpp) in Python: AdamW, warm-up then
+    """nextbeat train's loop (engine/offline/Trainer.cpp) in Python: AdamW, warm-up then
     cosine learning rate, gradient clipping, dropout, full windows of random
     tokens (nextbeat's windows are real music, partly padded: its tokens/s
     counts real targets only, so this favours Python)."""

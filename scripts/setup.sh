@@ -12,7 +12,7 @@ build_pkgs=(
   librtaudio-dev          # audio out
   libfluidsynth-dev       # synthesis
   liblo-dev               # OSC
-  libjack-jackd2-dev      # JACK graph watch for MIDI hot-plug (io/MidiInputs.cpp)
+  libjack-jackd2-dev      # JACK graph watch for MIDI hot-plug (io/midi/MidiInputs.cpp)
   libboost-dev            # Asio (header-only)
   libtomlplusplus-dev     # config files
   catch2                  # unit tests (v2)

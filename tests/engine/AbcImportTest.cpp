@@ -1,4 +1,4 @@
-#include "engine/AbcImport.h"
+#include "engine/music/AbcImport.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/MidiFile.h"
-#include "engine/TempDirectory.h"
+#include "engine/music/MidiFile.h"
+#include "engine/util/TempDirectory.h"
 
 using namespace nextbeat::engine;
 namespace fs = std::filesystem;

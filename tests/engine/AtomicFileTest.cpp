@@ -1,4 +1,4 @@
-#include "engine/AtomicFile.h"
+#include "engine/util/AtomicFile.h"
 
 #include <catch2/catch.hpp>
 
@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/TempDirectory.h"
+#include "engine/util/TempDirectory.h"
 
 using namespace nextbeat::engine;
 namespace fs = std::filesystem;

@@ -15,12 +15,12 @@
 
 #include <catch2/catch.hpp>
 
-#include "engine/AbcImport.h"
-#include "engine/Codec.h"
-#include "engine/EventCodec.h"
-#include "engine/MidiFile.h"
-#include "engine/PianoRollCodec.h"
-#include "engine/PianoRollData.h"
+#include "engine/codec/Codec.h"
+#include "engine/codec/EventCodec.h"
+#include "engine/codec/PianoRollCodec.h"
+#include "engine/music/AbcImport.h"
+#include "engine/music/MidiFile.h"
+#include "engine/music/PianoRollData.h"
 
 namespace fs = std::filesystem;
 using namespace nextbeat::engine;

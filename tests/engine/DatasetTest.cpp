@@ -10,10 +10,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "engine/Dataset.h"
-#include "engine/EventCodec.h"
-#include "engine/MidiFile.h"
-#include "engine/PianoRollCodec.h"
+#include "engine/codec/EventCodec.h"
+#include "engine/codec/PianoRollCodec.h"
+#include "engine/music/MidiFile.h"
+#include "engine/offline/Dataset.h"
 
 namespace fs = std::filesystem;
 using namespace nextbeat::engine;

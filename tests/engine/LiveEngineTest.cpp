@@ -12,9 +12,9 @@
 
 #include "config/Config.h"
 #include "config/Controls.h"
-#include "engine/LiveEngine.h"
-#include "engine/Model.h"
-#include "engine/OutputScheduler.h"
+#include "engine/live/LiveEngine.h"
+#include "engine/live/OutputScheduler.h"
+#include "engine/model/Model.h"
 
 using namespace nextbeat;
 using namespace nextbeat::engine;

@@ -1,4 +1,4 @@
-#include "engine/Metrics.h"
+#include "engine/offline/Metrics.h"
 
 #include <catch2/catch.hpp>
 

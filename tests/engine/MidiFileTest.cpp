@@ -1,4 +1,4 @@
-#include "engine/MidiFile.h"
+#include "engine/music/MidiFile.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -21,7 +21,7 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/TempDirectory.h"
+#include "engine/util/TempDirectory.h"
 
 using namespace nextbeat::engine;
 namespace fs = std::filesystem;

@@ -7,15 +7,15 @@
 
 // LibTorch first: c10 defines a CHECK macro of its own (an abort, not a
 // recorded assertion); Catch's, included after, must be the one in force.
-#include "engine/LstmNet.h"
+#include "engine/model/LstmNet.h"
 
 #include <catch2/catch.hpp>
 
-#include "engine/Codec.h"
-#include "engine/EventCodec.h"
-#include "engine/Generator.h"
-#include "engine/Model.h"
-#include "engine/ModelFile.h"
+#include "engine/codec/Codec.h"
+#include "engine/codec/EventCodec.h"
+#include "engine/model/Model.h"
+#include "engine/model/ModelFile.h"
+#include "engine/offline/Generator.h"
 
 namespace fs = std::filesystem;
 using namespace nextbeat::engine;

@@ -1,4 +1,4 @@
-#include "engine/MusicTheory.h"
+#include "engine/music/MusicTheory.h"
 
 #include <catch2/catch.hpp>
 

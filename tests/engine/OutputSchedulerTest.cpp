@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "engine/OutputScheduler.h"
+#include "engine/live/OutputScheduler.h"
 
 using namespace nextbeat::engine;
 

@@ -12,17 +12,17 @@
 
 // LibTorch first: c10 defines a CHECK macro of its own (an abort, not a
 // recorded assertion); Catch's, included after, must be the one in force.
-#include "engine/LstmNet.h"
+#include "engine/model/LstmNet.h"
 
 #include <catch2/catch.hpp>
 
 #include "config/Config.h"
-#include "engine/Codec.h"
-#include "engine/Generator.h"
-#include "engine/LiveEngine.h"
-#include "engine/Model.h"
-#include "engine/PackedLstm.h"
-#include "engine/Runtime.h"
+#include "engine/codec/Codec.h"
+#include "engine/live/LiveEngine.h"
+#include "engine/model/Model.h"
+#include "engine/model/PackedLstm.h"
+#include "engine/model/Runtime.h"
+#include "engine/offline/Generator.h"
 
 // The replacement pair below is malloc/free underneath; GCC's heuristic does not see that.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"

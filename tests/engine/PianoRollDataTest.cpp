@@ -7,7 +7,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "engine/PianoRollData.h"
+#include "engine/music/PianoRollData.h"
 
 namespace fs = std::filesystem;
 using namespace nextbeat::engine;

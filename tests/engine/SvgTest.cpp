@@ -1,4 +1,4 @@
-#include "engine/Svg.h"
+#include "engine/util/Svg.h"
 
 #include <catch2/catch.hpp>
 
@@ -11,7 +11,7 @@
 #include <limits>
 #include <string>
 
-#include "engine/AtomicFile.h"
+#include "engine/util/AtomicFile.h"
 
 using namespace nextbeat::engine;
 

@@ -7,13 +7,13 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "engine/Dataset.h"
-#include "engine/Evaluator.h"
-#include "engine/Generator.h"
-#include "engine/Model.h"
-#include "engine/PianoRollData.h"
-#include "engine/TempDirectory.h"
-#include "engine/Trainer.h"
+#include "engine/model/Model.h"
+#include "engine/music/PianoRollData.h"
+#include "engine/offline/Dataset.h"
+#include "engine/offline/Evaluator.h"
+#include "engine/offline/Generator.h"
+#include "engine/offline/Trainer.h"
+#include "engine/util/TempDirectory.h"
 
 namespace fs = std::filesystem;
 using namespace nextbeat::engine;

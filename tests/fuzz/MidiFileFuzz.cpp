@@ -2,7 +2,7 @@
 // Not part of the normal build. Run it with clang's libFuzzer (Debian: clang, libclang-rt-14-dev):
 //
 //   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I. \
-//       tests/fuzz/MidiFileFuzz.cpp engine/MidiFile.cpp engine/Score.cpp -o /tmp/midi-fuzz
+//       tests/fuzz/MidiFileFuzz.cpp engine/music/MidiFile.cpp engine/music/Score.cpp -o /tmp/midi-fuzz
 //   mkdir -p /tmp/midi-corpus && cp ../shared/data/piano_performance/POP909_*.mid /tmp/midi-corpus/
 //   /tmp/midi-fuzz /tmp/midi-corpus -max_total_time=60 -max_len=16384 -rss_limit_mb=1024
 //
@@ -16,7 +16,7 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/MidiFile.h"
+#include "engine/music/MidiFile.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // AudioOutput through RtAudio's JACK API, recorded by jack_rec. Runs under
 // tests/tools/with_jackd.sh: a private `jackd -d dummy -r 48000 -p 256`
 // whose clock runs in real time, so the recordings are real-time renders.
-#include "io/AudioOutput.h"
+#include "io/audio/AudioOutput.h"
 
 #include "SignalAnalysis.h"
 

@@ -1,7 +1,7 @@
 // MidiInputs against real JACK MIDI clients. Each test case runs as its own
 // CTest test under tests/tools/with_jackd.sh, on a private `jackd -d dummy`
 // server with no other client (see tests/io/CMakeLists.txt).
-#include "io/MidiInputs.h"
+#include "io/midi/MidiInputs.h"
 
 #include <catch2/catch.hpp>
 
@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "TestPeers.h"
-#include "engine/InputHub.h"
-#include "io/MidiOutput.h"
+#include "engine/queues/InputHub.h"
+#include "io/midi/MidiOutput.h"
 
 using namespace nextbeat;
 using engine::InputEvent;

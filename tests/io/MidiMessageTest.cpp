@@ -1,4 +1,4 @@
-#include "io/MidiMessage.h"
+#include "io/midi/MidiMessage.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 // MidiOutput against a real JACK MIDI client (tests/io/midi_peer.py
 // receiving). Each test case runs as its own CTest test under
 // tests/tools/with_jackd.sh, on a private `jackd -d dummy` server.
-#include "io/MidiOutput.h"
+#include "io/midi/MidiOutput.h"
 
 #include <catch2/catch.hpp>
 
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "TestPeers.h"
-#include "engine/InputHub.h"
-#include "io/MidiInputs.h"
+#include "engine/queues/InputHub.h"
+#include "io/midi/MidiInputs.h"
 
 using namespace nextbeat;
 using engine::OutputEvent;

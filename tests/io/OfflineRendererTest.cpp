@@ -1,4 +1,4 @@
-#include "io/OfflineRenderer.h"
+#include "io/audio/OfflineRenderer.h"
 
 #include "SignalAnalysis.h"
 

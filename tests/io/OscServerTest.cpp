@@ -34,9 +34,9 @@
 #include <vector>
 
 #include "config/Controls.h"
-#include "engine/InputHub.h"
-#include "io/OscSender.h"
-#include "io/OscServer.h"
+#include "engine/queues/InputHub.h"
+#include "io/osc/OscSender.h"
+#include "io/osc/OscServer.h"
 
 using namespace nextbeat;
 using namespace std::chrono_literals;

@@ -1,0 +1,65 @@
+// Token codecs: one interface, two implementations (events, pianoroll). The
+// same code encodes training data and the live input, and decodes what the
+// model plays. No LibTorch here: a codec works on plain vectors.
+#pragma once
+
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/music/Score.h"
+
+namespace nextbeat::engine {
+
+constexpr int kLowestKey = 21;  // A0: piano-roll frames cover the 88 keys 21..108
+constexpr int kKeys = 88;
+using Frame = std::bitset<kKeys>;  // bit k = MIDI pitch kLowestKey + k sounds
+
+enum class CodecKind { kEvents, kPianoRoll };
+
+// One model input/output step.
+struct Step {
+  int token = -1;               // events: the token id; pianoroll: unused (-1)
+  Frame frame;                  // pianoroll: the keys sounding in this frame; events: unused
+  std::uint16_t beat_tick = 0;  // position in the beat, 0..ticks_per_beat-1 (grid ticks)
+  std::uint8_t bar_beat = 0;    // position in the bar: beat index 0..beats_per_bar-1 (max 15)
+  std::uint8_t source = 0;      // 0 = performer, 1 = self
+  bool operator==(const Step&) const = default;
+};
+
+struct EncodedSequence {
+  std::vector<Step> steps;
+  std::string source;  // where it came from, for messages
+};
+
+struct CodecSettings {
+  CodecKind kind = CodecKind::kEvents;
+  int ticks_per_beat = 12;     // events: grid of SHIFT tokens (12 = sixteenths and eighth triplets)
+  int velocity_bins = 32;      // events
+  int max_shift_ticks = 96;    // events: the longest single SHIFT (8 beats at 12 ticks)
+  int steps_per_beat = 1;      // pianoroll: frames per quarter note (JSB quarter = 1, Nottingham = 2)
+  bool include_drums = false;  // drum-channel notes are dropped unless set
+  bool operator==(const CodecSettings&) const = default;
+};
+
+class Codec {
+ public:
+  virtual ~Codec() = default;
+  virtual const CodecSettings& settings() const = 0;
+  // events: the vocabulary size; pianoroll: kKeys.
+  virtual int input_size() const = 0;
+  // Quantizes to the codec's grid and encodes. Notes outside what the codec
+  // can represent (drums unless included; pianoroll: pitches outside 21..108)
+  // are dropped.
+  virtual EncodedSequence encode(const Score& score) const = 0;
+  // Back to notes (tempo 120, 4/4 unless the steps say otherwise).
+  virtual Score decode(const EncodedSequence& sequence) const = 0;
+  // Human-readable name of a token (events) for debugging: "NOTE_ON(60)".
+  virtual std::string describe(const Step& step) const = 0;
+};
+
+std::unique_ptr<Codec> make_codec(const CodecSettings& settings);
+
+}  // namespace nextbeat::engine

@@ -1,0 +1,120 @@
+#include "engine/live/BeatClock.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace nextbeat::engine {
+namespace {
+constexpr std::int64_t kTapResetNs = 2'000'000'000;
+double clamp_tempo(double bpm) {
+  return std::clamp(bpm, BeatClock::kMinTempo, BeatClock::kMaxTempo);
+}
+}  // namespace
+
+BeatClock::BeatClock(double tempo_bpm, std::int64_t start_ns) noexcept
+    : ns_per_beat_(60e9 / clamp_tempo(tempo_bpm)), anchor_ns_(start_ns) {}
+
+void BeatClock::re_anchor(std::int64_t now_ns) noexcept {
+  anchor_beat_ = beat_at(now_ns);
+  anchor_ns_ = now_ns;
+}
+
+void BeatClock::use_midi_clock(bool midi, std::int64_t now_ns) noexcept {
+  if (midi == midi_) return;
+  if (midi) {
+    // Continue from where the internal clock is; the song starts over on 0xFA.
+    midi_clocks_ = static_cast<std::int64_t>(std::floor(beat_at(now_ns) * kMidiClocksPerBeat));
+    last_clock_ns_ = now_ns;
+    have_clock_ = false;
+    midi_running_ = false;
+    midi_ = true;
+  } else {
+    const double beat = beat_at(now_ns);
+    midi_ = false;
+    anchor_beat_ = beat;
+    anchor_ns_ = now_ns;
+  }
+}
+
+void BeatClock::set_tempo(double bpm, std::int64_t now_ns) noexcept {
+  if (midi_) return;
+  re_anchor(now_ns);
+  ns_per_beat_ = 60e9 / clamp_tempo(bpm);
+}
+
+bool BeatClock::tap(std::int64_t now_ns) noexcept {
+  if (tap_count_ > 0 && now_ns - taps_[static_cast<std::size_t>(tap_count_ - 1)] > kTapResetNs) tap_count_ = 0;
+  if (tap_count_ == static_cast<int>(taps_.size())) {
+    std::rotate(taps_.begin(), taps_.begin() + 1, taps_.end());
+    --tap_count_;
+  }
+  taps_[static_cast<std::size_t>(tap_count_++)] = now_ns;
+  if (tap_count_ < 2 || midi_) return false;
+  const double interval = static_cast<double>(taps_[static_cast<std::size_t>(tap_count_ - 1)] - taps_[0]) /
+                          static_cast<double>(tap_count_ - 1);
+  if (interval <= 0) return false;
+  set_tempo(60e9 / interval, now_ns);
+  return true;
+}
+
+void BeatClock::midi_tick(std::int64_t now_ns) noexcept {
+  if (!midi_ || !midi_running_) return;
+  if (have_clock_) {
+    // Smooth the tempo estimate: clocks through JACK or USB jitter by a
+    // fraction of a millisecond; an interval far off (a dropped clock, a
+    // pause) is not averaged in.
+    const auto interval = static_cast<double>(now_ns - last_clock_ns_) * kMidiClocksPerBeat;
+    if (interval > 60e9 / kMaxTempo * 0.5 && interval < 60e9 / kMinTempo * 2) {
+      const double clamped = std::clamp(interval, 60e9 / kMaxTempo, 60e9 / kMinTempo);
+      ns_per_beat_ = ns_per_beat_ * 0.9 + clamped * 0.1;
+    }
+  }
+  ++midi_clocks_;
+  last_clock_ns_ = now_ns;
+  have_clock_ = true;
+}
+
+void BeatClock::midi_start(std::int64_t now_ns) noexcept {
+  if (!midi_) return;
+  midi_clocks_ = -1;  // the first clock after start is position 0
+  midi_running_ = true;
+  have_clock_ = false;
+  last_clock_ns_ = now_ns;
+}
+
+void BeatClock::midi_continue(std::int64_t now_ns) noexcept {
+  if (!midi_) return;
+  midi_running_ = true;
+  have_clock_ = false;
+  last_clock_ns_ = now_ns;
+}
+
+void BeatClock::midi_stop(std::int64_t /*now_ns*/) noexcept {
+  if (midi_) midi_running_ = false;
+}
+
+void BeatClock::midi_song_position(int sixteenths) noexcept {
+  // Only meaningful while stopped (MIDI spec); the next clock after continue
+  // is the position's first.
+  if (midi_ && !midi_running_) midi_clocks_ = static_cast<std::int64_t>(std::max(sixteenths, 0)) * 6 - 1;
+}
+
+bool BeatClock::running() const noexcept {
+  return !midi_ || (midi_running_ && have_clock_);
+}
+
+double BeatClock::beat_at(std::int64_t t_ns) const noexcept {
+  if (!midi_) return anchor_beat_ + static_cast<double>(t_ns - anchor_ns_) / ns_per_beat_;
+  const double at_clock = static_cast<double>(std::max<std::int64_t>(midi_clocks_, 0)) / kMidiClocksPerBeat;
+  if (!running()) return at_clock;
+  const double since = std::max(0.0, static_cast<double>(t_ns - last_clock_ns_) / ns_per_beat_);
+  return at_clock + std::min(since, 1.0 / kMidiClocksPerBeat);
+}
+
+std::int64_t BeatClock::time_of(double beat) const noexcept {
+  if (!midi_) return anchor_ns_ + static_cast<std::int64_t>(std::llround((beat - anchor_beat_) * ns_per_beat_));
+  const double at_clock = static_cast<double>(std::max<std::int64_t>(midi_clocks_, 0)) / kMidiClocksPerBeat;
+  return last_clock_ns_ + static_cast<std::int64_t>(std::llround((beat - at_clock) * ns_per_beat_));
+}
+
+}  // namespace nextbeat::engine

@@ -1,0 +1,251 @@
+// The live engine: listens, keeps the model's state on what has sounded, and
+// plays the next beat before it arrives (DESIGN.md "Threads and data flow",
+// "Modes", "Controls", "Tempo").
+//
+// - Every performer event is fed to the model as it arrives (events codec:
+//   its tokens, one streaming step each; pianoroll: the event marks the open
+//   frame, which is one step when it closes). Nothing re-runs the window.
+// - At next_beat - latency_budget the next beat is rolled out from a copy of
+//   the state with the sampling controls; its notes go to the output sink
+//   timestamped. A rollout not finished by the beat is dropped, the fallback
+//   (rest | repeat | hold) plays and the miss is counted.
+// - What nextbeat itself plays is fed to the model when it sounds, so the
+//   state always describes what was heard (both parts).
+// - A rolling context (engine.context_beats) re-primes the state after a
+//   model swap or a reset.
+// - Every note-on it sends gets its note-off: max_note_beats, mode switch,
+//   performer taking over, panic, model swap, mute and stop all end notes.
+//
+// Threads: everything here is called on the engine thread, except
+// stats() (atomics, any thread). It never blocks and never logs; the model's
+// packed step does not allocate (PackedLstm.h).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "config/Config.h"
+#include "config/Controls.h"
+#include "engine/codec/EventCodec.h"
+#include "engine/live/BeatClock.h"
+#include "engine/model/Model.h"
+#include "engine/model/Sampler.h"
+#include "engine/queues/LiveEvent.h"
+#include "engine/queues/SpscQueue.h"
+
+namespace nextbeat::engine {
+
+// The engine's time source: the steady clock live, a fake one in tests.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::int64_t now_ns() const noexcept = 0;
+};
+
+class SteadyClock final : public Clock {
+ public:
+  std::int64_t now_ns() const noexcept override;
+};
+
+// Recent latencies, written by the engine thread, read by any thread for
+// reports (a torn read of one value is harmless there).
+class LatencyLog {
+ public:
+  static constexpr std::size_t kSize = 4096;
+  void add(std::int64_t ns) noexcept {
+    const auto i = count_.fetch_add(1, std::memory_order_relaxed);
+    values_[i % kSize].store(ns, std::memory_order_relaxed);
+  }
+  std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+  // Copies the recent values (at most kSize).
+  std::vector<std::int64_t> recent() const;
+  // The index-th value added (from 0), if it is still held.
+  std::optional<std::int64_t> at(std::uint64_t index) const noexcept {
+    if (index >= count() || count() - index > kSize) return std::nullopt;
+    return values_[index % kSize].load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::array<std::atomic<std::int64_t>, kSize> values_{};
+  std::atomic<std::uint64_t> count_{0};
+};
+
+// The q-quantile (0..1) of latencies in ns, in µs; 0 for none.
+double percentile_us(std::vector<std::int64_t> values_ns, double q);
+
+struct EngineStats {
+  std::atomic<std::uint64_t> events{0};       // input events handled
+  std::atomic<std::uint64_t> notes_in{0};     // performer note-ons
+  std::atomic<std::uint64_t> model_steps{0};  // steps fed to the live state
+  std::atomic<std::uint64_t> beats{0};        // beats passed
+  std::atomic<std::uint64_t> predictions{0};  // beats rolled out in time
+  std::atomic<std::uint64_t> misses{0};       // beats whose rollout missed its deadline
+  std::atomic<std::uint64_t> notes_out{0};    // note-ons played by nextbeat
+  std::atomic<std::uint64_t> cancels{0};      // own part stopped early (performer, mode, panic...)
+  LatencyLog step_ns;                         // per performer event: arrival (callback stamp) -> state updated
+  LatencyLog step_compute_ns;                 // per performer event: the model steps alone
+  LatencyLog rollout_ns;                      // per predicted beat: the rollout's duration
+};
+
+// From the engine to the control thread (OSC echo, MIDI-learn write-back).
+struct Notification {
+  enum class Kind : std::uint8_t { kControlChanged, kLearned };
+  Kind kind = Kind::kControlChanged;
+  config::Control control = config::Control::kTemperature;
+  double value = 0;  // kControlChanged
+  int cc = -1;       // kLearned: the controller number now bound to `control`
+};
+
+class LiveEngine {
+ public:
+  // The source fed for nextbeat's own notes. The bundled models only ever
+  // saw source 0 (see Generator.cpp): a source they never saw put their
+  // input out of distribution, so both parts are fed as 0 for now.
+  static constexpr std::uint8_t kPerformerSource = 0;
+  static constexpr std::uint8_t kSelfSource = 0;
+  static constexpr int kMaxNotesPerBeat = 24;
+
+  // `model` must be warmed up and owned by the engine from now on.
+  LiveEngine(std::unique_ptr<LstmModel> model, const config::Config& config, OutputSink& out, const Clock& clock);
+  ~LiveEngine();
+  LiveEngine(const LiveEngine&) = delete;
+  LiveEngine& operator=(const LiveEngine&) = delete;
+
+  // One input event (note, CC, clock, control). Never throws.
+  void handle(const InputEvent& event) noexcept;
+  // Lets time pass: feeds own notes that have sounded, rolls out beats whose
+  // time has come. Call when next_wakeup_ns() is reached, and after handle().
+  void advance() noexcept;
+  // When advance() has work next (steady clock ns).
+  std::int64_t next_wakeup_ns() const noexcept;
+
+  // A new model (built and warmed up off this thread); the old one is
+  // returned to be freed elsewhere. Own notes end; the new state is primed
+  // from the rolling context.
+  std::unique_ptr<LstmModel> swap_model(std::unique_ptr<LstmModel> model) noexcept;
+  // A reloaded config (SIGHUP). The model path is the caller's business.
+  void reconfigure(const config::Config& config) noexcept;
+  // Ends every own note now and stops predicting (before exit).
+  void stop() noexcept;
+
+  bool pop_notification(Notification& out) noexcept { return notifications_.pop(out); }
+  const EngineStats& stats() const noexcept { return stats_; }
+  const config::Config& config() const noexcept { return config_; }
+  const LstmModel& model() const noexcept { return *model_; }
+  const BeatClock& clock() const noexcept { return clock_; }
+  // Whether nextbeat is playing its part now (for status).
+  bool playing() const noexcept { return playing_.load(std::memory_order_relaxed); }
+
+ private:
+  struct OwnEvent {
+    std::int64_t tick = 0;
+    std::uint8_t pitch = 0;
+    std::uint8_t velocity = 0;  // 0 = note-off
+  };
+  struct ContextEvent {
+    double beat = 0;
+    std::uint8_t pitch = 0;
+    std::uint8_t velocity = 0;  // 0 = note-off
+  };
+
+  void set_model(std::unique_ptr<LstmModel> model);
+  void apply_settings() noexcept;
+  std::int64_t now() const noexcept { return clock_source_.now_ns(); }
+  std::int64_t tick_at(std::int64_t t_ns) const noexcept;
+  std::int64_t time_of_tick(std::int64_t tick) const noexcept;
+
+  // Feeding the live state.
+  void feed_note(std::int64_t tick, int pitch, int velocity, std::uint8_t source) noexcept;
+  void feed_own_until(std::int64_t tick) noexcept;
+  void close_frames_until(std::int64_t tick) noexcept;
+  void feed_steps() noexcept;
+  void step(const Step& s) noexcept;
+  void rebase() noexcept;
+  void prime() noexcept;
+  void remember(std::int64_t tick, int pitch, int velocity) noexcept;
+
+  // Inputs.
+  void performer_note(const InputEvent& event, bool on) noexcept;
+  void control_change(const InputEvent& event) noexcept;
+  void set_control(config::Control id, double value) noexcept;
+
+  // Beats.
+  void begin_beat(std::int64_t beat) noexcept;
+  bool should_play(std::int64_t beat) noexcept;
+  bool rollout_events(std::int64_t beat, std::int64_t deadline_ns) noexcept;
+  bool rollout_frames(std::int64_t beat, std::int64_t deadline_ns) noexcept;
+  void play_fallback(std::int64_t beat) noexcept;
+  void schedule_plan(std::int64_t beat) noexcept;
+  void release_own_at(std::int64_t tick) noexcept;
+  void cancel_own() noexcept;
+  void emit_note(std::int64_t tick, int pitch, int velocity) noexcept;
+
+  config::Config config_;
+  OutputSink& out_;
+  const Clock& clock_source_;
+  std::unique_ptr<LstmModel> model_;
+  CodecSettings codec_;
+  int tpb_ = 12;  // grid ticks per beat: events ticks_per_beat, pianoroll steps_per_beat
+  BeatClock clock_;
+  std::vector<MeterMark> marks_;
+  EventEncoder encoder_;
+  GridPosition position_;
+  std::array<Step, 64> step_storage_{};
+  StepWriter steps_;
+  Sampler sampler_;
+  LstmModel::State saved_;
+
+  // Pianoroll: the open frame.
+  std::int64_t frame_ = 0;     // the open frame's index (= grid tick)
+  std::bitset<128> sounding_;  // every part, as fed
+  std::bitset<128> struck_;    // struck in the open frame
+
+  // What nextbeat plays: scheduled but not yet fed (sorted by tick), what is
+  // sounding as scheduled (tick of the note-on, -1 = off), and the plan of the
+  // beat being rolled out / the last beat (for the repeat fallback).
+  std::vector<OwnEvent> own_pending_;
+  std::array<std::int64_t, 128> own_on_since_{};
+  std::vector<OwnEvent> plan_;
+  std::vector<OwnEvent> last_plan_;
+  std::int64_t last_plan_beat_ = -1;
+  int own_velocity_bin_ = -1;
+
+  // The performer.
+  std::bitset<128> performer_held_;
+  double last_performer_beat_ = -1e9;
+  bool heard_performer_ = false;
+  bool answered_ = false;  // call-response: this phrase has its answer
+  std::int64_t response_end_beat_ = -1;
+
+  // Rolling context: note events with beat positions (codec independent).
+  std::vector<ContextEvent> context_;
+  std::size_t context_head_ = 0;
+  std::size_t context_size_ = 0;
+
+  // Internal grid ticks never go back; a MIDI start or song position moves
+  // the clock's beats, so the grid is the clock's plus this (whole beats).
+  std::int64_t tick_offset_ = 0;
+  std::int64_t last_tick_ = 0;
+  bool priming_ = false;
+  std::uint64_t seed_ = 0;
+
+  std::int64_t next_beat_ = 0;        // the next beat to roll out (clock beats)
+  std::atomic<bool> playing_{false};  // read by the control thread for status
+  bool mute_ = false;
+  bool stopped_ = false;
+
+  // MIDI CC -> control, and MIDI-learn.
+  std::array<std::uint8_t, 128> cc_control_{};
+  std::array<std::int8_t, 128> cc_last_{};
+  std::optional<config::Control> learning_;
+
+  SpscQueue<Notification> notifications_{256};
+  EngineStats stats_;
+};
+
+}  // namespace nextbeat::engine

@@ -1,0 +1,162 @@
+#include "engine/model/Sampler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace nextbeat::engine {
+namespace {
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+}
+
+Sampler::Sampler(const CodecSettings& codec, const SamplingControls& controls) : codec_(codec) {
+  layout_.velocity_bins = codec.velocity_bins;
+  layout_.max_shift_ticks = codec.max_shift_ticks;
+  const std::size_t outputs =
+      codec.kind == CodecKind::kEvents ? static_cast<std::size_t>(layout_.vocabulary_size()) : kKeys;
+  scratch_.resize(outputs);
+  order_.resize(outputs);
+  set_controls(controls);
+}
+
+void Sampler::set_controls(const SamplingControls& controls) {
+  adjust(controls);
+  const std::uint64_t seed =
+      controls.seed != 0 ? controls.seed
+                         : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  rng_.seed(seed);
+  history_.fill(-1);
+  history_at_ = 0;
+}
+
+void Sampler::adjust(const SamplingControls& controls) noexcept {
+  controls_ = controls;
+  controls_.temperature = std::max(controls_.temperature, 1e-3);
+  allowed_ = controls.key ? allowed_pitches(*controls.key, controls.scale) : PitchSet().set();
+  for (int p = 0; p < kMidiPitches; ++p)
+    if (p < controls.pitch_min || p > controls.pitch_max) allowed_.reset(static_cast<std::size_t>(p));
+}
+
+void Sampler::note_played(int pitch) noexcept {
+  history_[history_at_] = pitch;
+  history_at_ = (history_at_ + 1) % kHistory;
+}
+
+bool Sampler::recently_played(int pitch) const noexcept {
+  return std::find(history_.begin(), history_.end(), pitch) != history_.end();
+}
+
+int Sampler::sample_token(std::span<const float> logits, bool allow_notes) noexcept {
+  const std::size_t n = std::min(logits.size(), scratch_.size());
+  const double inv_t = 1.0 / controls_.temperature;
+  const double log_density = controls_.density > 0 ? std::log(controls_.density) : kNegInf;
+  double max_logit = kNegInf;
+  for (std::size_t i = 0; i < n; ++i) {
+    const int id = static_cast<int>(i);
+    double l = logits[i];
+    if (EventLayout::is_note_on(id)) {
+      const int pitch = EventLayout::pitch_of(id);
+      if (!allow_notes || !allowed_[static_cast<std::size_t>(pitch)]) {
+        l = kNegInf;
+      } else {
+        // CTRL-style penalty: shrinks a positive logit, grows a negative one.
+        if (controls_.repetition_penalty > 1.0 && recently_played(pitch))
+          l = l > 0 ? l / controls_.repetition_penalty : l * controls_.repetition_penalty;
+        l += log_density;
+      }
+    } else if (!allow_notes && layout_.is_velocity(id)) {
+      l = kNegInf;
+    }
+    scratch_[i] = l * inv_t;
+    max_logit = std::max(max_logit, scratch_[i]);
+  }
+  if (!std::isfinite(max_logit)) return layout_.shift_token(1);  // everything masked: let time pass
+  double total = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    scratch_[i] = std::exp(scratch_[i] - max_logit);
+    total += scratch_[i];
+  }
+  // top-k and top-p work on tokens ordered by probability.
+  std::size_t keep = n;
+  if (controls_.top_k > 0 || controls_.top_p < 1.0) {
+    std::iota(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(n), 0);
+    std::sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(n), [&](int a, int b) {
+      return scratch_[static_cast<std::size_t>(a)] > scratch_[static_cast<std::size_t>(b)];
+    });
+    if (controls_.top_k > 0) keep = std::min(keep, static_cast<std::size_t>(controls_.top_k));
+    if (controls_.top_p < 1.0) {
+      double cumulative = 0;
+      for (std::size_t i = 0; i < keep; ++i) {
+        cumulative += scratch_[static_cast<std::size_t>(order_[i])] / total;
+        if (cumulative >= controls_.top_p) {
+          keep = i + 1;
+          break;
+        }
+      }
+    }
+    double kept_total = 0;
+    for (std::size_t i = 0; i < keep; ++i) kept_total += scratch_[static_cast<std::size_t>(order_[i])];
+    double u = uniform() * kept_total;
+    int chosen = order_[keep - 1];
+    for (std::size_t i = 0; i < keep; ++i) {
+      u -= scratch_[static_cast<std::size_t>(order_[i])];
+      if (u <= 0) {
+        chosen = order_[i];
+        break;
+      }
+    }
+    if (EventLayout::is_note_on(chosen)) note_played(EventLayout::pitch_of(chosen));
+    return chosen;
+  }
+  double u = uniform() * total;
+  int chosen = static_cast<int>(n) - 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    u -= scratch_[i];
+    if (u <= 0) {
+      chosen = static_cast<int>(i);
+      break;
+    }
+  }
+  if (EventLayout::is_note_on(chosen)) note_played(EventLayout::pitch_of(chosen));
+  return chosen;
+}
+
+Frame Sampler::sample_frame(std::span<const float> logits, std::span<const float> nade) noexcept {
+  Frame frame;
+  const double inv_t = 1.0 / controls_.temperature;
+  const double log_density = controls_.density > 0 ? std::log(controls_.density) : kNegInf;
+  const bool with_nade = nade.size() == static_cast<std::size_t>(kKeys) * kKeys;
+  for (std::size_t k = 0; k < kKeys && k < logits.size(); ++k) {
+    const int pitch = kLowestKey + static_cast<int>(k);
+    double l = logits[k];
+    // NADE: key k's logit also depends on the keys below it already decided.
+    if (with_nade)
+      for (std::size_t j = 0; j < k; ++j)
+        if (frame[j]) l += nade[k * kKeys + j];
+    scratch_[k] = 0;
+    if (!allowed_[static_cast<std::size_t>(pitch)] || !std::isfinite(log_density)) continue;
+    if (controls_.repetition_penalty > 1.0 && recently_played(pitch))
+      l = l > 0 ? l / controls_.repetition_penalty : l * controls_.repetition_penalty;
+    const double p = 1.0 / (1.0 + std::exp(-(l + log_density) * inv_t));
+    scratch_[k] = p;
+    if (uniform() < p) frame.set(k);
+  }
+  // top-k: at most k keys, the most likely of those chosen.
+  if (controls_.top_k > 0 && static_cast<int>(frame.count()) > controls_.top_k) {
+    std::size_t on = 0;
+    for (std::size_t k = 0; k < kKeys; ++k)
+      if (frame[k]) order_[on++] = static_cast<int>(k);
+    std::sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(on), [&](int a, int b) {
+      return scratch_[static_cast<std::size_t>(a)] > scratch_[static_cast<std::size_t>(b)];
+    });
+    for (std::size_t i = static_cast<std::size_t>(controls_.top_k); i < on; ++i)
+      frame.reset(static_cast<std::size_t>(order_[i]));
+  }
+  for (std::size_t k = 0; k < kKeys; ++k)
+    if (frame[k]) note_played(kLowestKey + static_cast<int>(k));
+  return frame;
+}
+
+}  // namespace nextbeat::engine
