@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
+#include <type_traits>
 
 namespace nextbeat::config {
 namespace {
@@ -27,34 +28,218 @@ constexpr double choice_max(std::span<const std::string_view> choices) {
 
 using enum Control;
 using enum ControlType;
-// Ranges are those of config/Schema.cpp (ControlsTest checks that they agree).
-const std::array<ControlSpec, kControlCount> kSpecs{{
-    {kTemperature, "temperature", kNumber, 0.01, 10.0, "sampling.temperature", {}},
-    {kTopK, "top_k", kInteger, 0, 1024, "sampling.top_k", {}},
-    {kTopP, "top_p", kNumber, 0.01, 1.0, "sampling.top_p", {}},
-    {kKey, "key", kChoice, 0, choice_max(kKeys), "sampling.key", kKeys},
-    {kScale, "scale", kChoice, 0, choice_max(kScales), "sampling.scale", kScales},
-    {kRepetitionPenalty, "repetition_penalty", kNumber, 1.0, 10.0, "sampling.repetition_penalty", {}},
-    {kDensity, "density", kNumber, 0.0, 4.0, "sampling.density", {}},
-    {kVelocityScale, "velocity_scale", kNumber, 0.0, 4.0, "sampling.velocity_scale", {}},
-    {kPitchMin, "pitch_min", kInteger, 0, 127, "sampling.pitch_min", {}},
-    {kPitchMax, "pitch_max", kInteger, 0, 127, "sampling.pitch_max", {}},
-    {kSeed, "seed", kInteger, 0, 4294967295.0, "sampling.seed", {}},
-    {kMode, "mode", kChoice, 0, choice_max(kModes), "engine.mode", kModes},
-    {kLatencyBudgetMs, "latency_budget_ms", kNumber, 0.1, 100.0, "engine.latency_budget_ms", {}},
-    {kContextBeats, "context_beats", kInteger, 1, 1024, "engine.context_beats", {}},
-    {kGapBeats, "gap_beats", kNumber, 0.25, 64.0, "engine.gap_beats", {}},
-    {kResponseBeats, "response_beats", kInteger, 1, 64, "engine.response_beats", {}},
-    {kFallback, "fallback", kChoice, 0, choice_max(kFallbacks), "engine.fallback", kFallbacks},
-    {kMaxNoteBeats, "max_note_beats", kNumber, 0.25, 64.0, "engine.max_note_beats", {}},
-    {kTempo, "tempo", kNumber, 20.0, 400.0, "clock.tempo_bpm", {}},
-    {kChannel, "channel", kInteger, 1, 16, "midi.channel", {}},
-    {kProgram, "program", kInteger, 0, 127, "audio.program", {}},
-    {kMute, "mute", kToggle, 0, 1, "", {}},
-    {kTap, "tap", kAction, 0, 1, "", {}},
-    {kReset, "reset", kAction, 0, 1, "", {}},
-    {kPanic, "panic", kAction, 0, 1, "", {}},
+using E = ControlEffect;
+using S = LiveSettings;
+
+// Accessors for a LiveSettings field as a double (choices: the index), so
+// that one table row says where a control's value lives.
+template <auto Section, auto Member>
+constexpr double get_field(const S& s) noexcept {
+  const auto v = (s.*Section).*Member;
+  if constexpr (std::is_enum_v<decltype(v)>) {
+    return static_cast<double>(static_cast<int>(v));  // EnumNames lists every enum in declaration order
+  } else {
+    return static_cast<double>(v);
+  }
+}
+template <auto Section, auto Member>
+constexpr void set_field(S& s, double x) noexcept {
+  auto& v = (s.*Section).*Member;
+  using T = std::remove_reference_t<decltype(v)>;
+  if constexpr (std::is_floating_point_v<T>) {
+    v = x;
+  } else {
+    v = static_cast<T>(std::llround(x));
+  }
+}
+// A row's value accessors: field<&S::sampling, &S::Sampling::temperature>.
+#define NEXTBEAT_FIELD(SECTION, MEMBER) &get_field<&S::SECTION, &MEMBER>, &set_field<&S::SECTION, &MEMBER>
+
+double get_channel(const S& s) noexcept {
+  return s.channel;
+}
+void set_channel(S& s, double x) noexcept {
+  s.channel = static_cast<int>(std::llround(x));
+}
+double get_program(const S& s) noexcept {
+  return s.program;
+}
+void set_program(S& s, double x) noexcept {
+  s.program = static_cast<int>(std::llround(x));
+}
+double get_muted(const S& s) noexcept {
+  return s.muted ? 1 : 0;
+}
+void set_muted(S& s, double x) noexcept {
+  s.muted = x >= 0.5;
+}
+// The key's choice index is the pitch class + 1 (0 = no constraint).
+double get_key(const S& s) noexcept {
+  return s.sampling.key + 1;
+}
+void set_key(S& s, double x) noexcept {
+  s.sampling.key = static_cast<int>(std::llround(x)) - 1;
+}
+
+// The one table of controls, in Control order (checked below).
+constexpr std::array<ControlSpec, kControlCount> kSpecs{{
+    {kTemperature,
+     "temperature",
+     kNumber,
+     0.01,
+     10.0,
+     "sampling.temperature",
+     {},
+     E::kSampler,
+     NEXTBEAT_FIELD(sampling, S::Sampling::temperature)},
+    {kTopK,
+     "top_k",
+     kInteger,
+     0,
+     1024,
+     "sampling.top_k",
+     {},
+     E::kSampler,
+     NEXTBEAT_FIELD(sampling, S::Sampling::top_k)},
+    {kTopP,
+     "top_p",
+     kNumber,
+     0.01,
+     1.0,
+     "sampling.top_p",
+     {},
+     E::kSampler,
+     NEXTBEAT_FIELD(sampling, S::Sampling::top_p)},
+    {kKey, "key", kChoice, 0, choice_max(kKeys), "sampling.key", kKeys, E::kSampler, &get_key, &set_key},
+    {kScale, "scale", kChoice, 0, choice_max(kScales), "sampling.scale", kScales, E::kSampler,
+     NEXTBEAT_FIELD(sampling, S::Sampling::scale)},
+    {kRepetitionPenalty,
+     "repetition_penalty",
+     kNumber,
+     1.0,
+     10.0,
+     "sampling.repetition_penalty",
+     {},
+     E::kSampler,
+     NEXTBEAT_FIELD(sampling, S::Sampling::repetition_penalty)},
+    {kDensity,
+     "density",
+     kNumber,
+     0.0,
+     4.0,
+     "sampling.density",
+     {},
+     E::kSampler,
+     NEXTBEAT_FIELD(sampling, S::Sampling::density)},
+    {kVelocityScale,
+     "velocity_scale",
+     kNumber,
+     0.0,
+     4.0,
+     "sampling.velocity_scale",
+     {},
+     E::kRead,
+     NEXTBEAT_FIELD(sampling, S::Sampling::velocity_scale)},
+    {kPitchMin,
+     "pitch_min",
+     kInteger,
+     0,
+     127,
+     "sampling.pitch_min",
+     {},
+     E::kSampler,
+     NEXTBEAT_FIELD(sampling, S::Sampling::pitch_min)},
+    {kPitchMax,
+     "pitch_max",
+     kInteger,
+     0,
+     127,
+     "sampling.pitch_max",
+     {},
+     E::kSampler,
+     NEXTBEAT_FIELD(sampling, S::Sampling::pitch_max)},
+    {kSeed,
+     "seed",
+     kInteger,
+     0,
+     4294967295.0,
+     "sampling.seed",
+     {},
+     E::kSampler,
+     NEXTBEAT_FIELD(sampling, S::Sampling::seed)},
+    {kMode, "mode", kChoice, 0, choice_max(kModes), "engine.mode", kModes, E::kMode,
+     NEXTBEAT_FIELD(engine, EngineConfig::mode)},
+    {kLatencyBudgetMs,
+     "latency_budget_ms",
+     kNumber,
+     0.1,
+     100.0,
+     "engine.latency_budget_ms",
+     {},
+     E::kRead,
+     NEXTBEAT_FIELD(engine, EngineConfig::latency_budget_ms)},
+    {kContextBeats,
+     "context_beats",
+     kInteger,
+     1,
+     1024,
+     "engine.context_beats",
+     {},
+     E::kRead,
+     NEXTBEAT_FIELD(engine, EngineConfig::context_beats)},
+    {kGapBeats,
+     "gap_beats",
+     kNumber,
+     0.25,
+     64.0,
+     "engine.gap_beats",
+     {},
+     E::kRead,
+     NEXTBEAT_FIELD(engine, EngineConfig::gap_beats)},
+    {kResponseBeats,
+     "response_beats",
+     kInteger,
+     1,
+     64,
+     "engine.response_beats",
+     {},
+     E::kRead,
+     NEXTBEAT_FIELD(engine, EngineConfig::response_beats)},
+    {kFallback, "fallback", kChoice, 0, choice_max(kFallbacks), "engine.fallback", kFallbacks, E::kRead,
+     NEXTBEAT_FIELD(engine, EngineConfig::fallback)},
+    {kMaxNoteBeats,
+     "max_note_beats",
+     kNumber,
+     0.25,
+     64.0,
+     "engine.max_note_beats",
+     {},
+     E::kRead,
+     NEXTBEAT_FIELD(engine, EngineConfig::max_note_beats)},
+    {kTempo,
+     "tempo",
+     kNumber,
+     20.0,
+     400.0,
+     "clock.tempo_bpm",
+     {},
+     E::kTempo,
+     NEXTBEAT_FIELD(clock, ClockConfig::tempo_bpm)},
+    {kChannel, "channel", kInteger, 1, 16, "midi.channel", {}, E::kChannel, &get_channel, &set_channel},
+    {kProgram, "program", kInteger, 0, 127, "audio.program", {}, E::kProgram, &get_program, &set_program},
+    {kMute, "mute", kToggle, 0, 1, "", {}, E::kMute, &get_muted, &set_muted},
+    {kTap, "tap", kAction, 0, 1, "", {}, E::kTap},
+    {kReset, "reset", kAction, 0, 1, "", {}, E::kReset},
+    {kPanic, "panic", kAction, 0, 1, "", {}, E::kPanic},
 }};
+#undef NEXTBEAT_FIELD
+
+constexpr bool in_control_order() {
+  for (std::size_t i = 0; i < kSpecs.size(); ++i)
+    if (static_cast<std::size_t>(kSpecs[i].id) != i) return false;
+  return true;
+}
+static_assert(in_control_order(), "kSpecs lists the controls in the order of enum Control");
 
 std::string format_number(double x) {
   char buf[32];
@@ -85,25 +270,6 @@ std::string control_range_text(const ControlSpec& spec) {
   }
   return "?";
 }
-
-namespace {
-
-template <class E>
-E enum_at(double value) {
-  const auto& names = EnumNames<E>::kNames;
-  const auto i = std::clamp<long>(std::lround(value), 0, static_cast<long>(names.size()) - 1);
-  return names[static_cast<std::size_t>(i)].first;
-}
-
-template <class E>
-double index_of(E value) {
-  const auto& names = EnumNames<E>::kNames;
-  for (std::size_t i = 0; i < names.size(); ++i)
-    if (names[i].first == value) return static_cast<double>(i);
-  return 0;
-}
-
-}  // namespace
 
 std::span<const ControlSpec> control_specs() {
   return kSpecs;
@@ -155,136 +321,76 @@ double cc_to_value(const ControlSpec& spec, int cc_value) {
   return 0;
 }
 
+const ControlSpec* find_control_by_key(std::string_view config_key) {
+  for (const auto& spec : kSpecs)
+    if (!spec.config_key.empty() && spec.config_key == config_key) return &spec;
+  return nullptr;
+}
+
+LiveSettings live_settings(const Config& c) {
+  LiveSettings s;
+  s.sampling = {.temperature = c.sampling.temperature,
+                .top_k = c.sampling.top_k,
+                .top_p = c.sampling.top_p,
+                .key = key_pitch_class(c.sampling.key).value_or(-1),
+                .scale = c.sampling.scale,
+                .repetition_penalty = c.sampling.repetition_penalty,
+                .density = c.sampling.density,
+                .velocity_scale = c.sampling.velocity_scale,
+                .pitch_min = c.sampling.pitch_min,
+                .pitch_max = c.sampling.pitch_max,
+                .seed = c.sampling.seed};
+  s.engine = c.engine;
+  s.clock = c.clock;
+  s.channel = c.midi.channel;
+  s.program = c.audio.program;
+  s.cc_control.fill(kNoControl);
+  for (const auto& [name, cc] : c.cc) {
+    const auto* spec = find_control(name);
+    if (spec != nullptr && cc >= 0 && cc < 128)
+      s.cc_control[static_cast<std::size_t>(cc)] = static_cast<std::uint8_t>(spec->id);
+  }
+  return s;
+}
+
+bool apply_control(LiveSettings& s, Control id, double value) noexcept {
+  const ControlSpec& spec = control_spec(id);
+  if (spec.set == nullptr) return false;
+  spec.set(s, std::clamp(value, spec.min, spec.max));
+  return true;
+}
+
+double control_value(const LiveSettings& s, Control id) noexcept {
+  const ControlSpec& spec = control_spec(id);
+  return spec.get != nullptr ? spec.get(s) : 0;
+}
+
 bool apply_control(Config& c, Control id, double value) {
   const ControlSpec& spec = control_spec(id);
-  const double v = std::clamp(value, spec.min, spec.max);
-  const auto i = [&] { return static_cast<int>(std::lround(v)); };
-  switch (id) {
-    case kTemperature:
-      c.sampling.temperature = v;
-      break;
-    case kTopK:
-      c.sampling.top_k = i();
-      break;
-    case kTopP:
-      c.sampling.top_p = v;
-      break;
-    case kKey:
-      c.sampling.key = std::string(kKeys[static_cast<std::size_t>(i())]);
-      break;
-    case kScale:
-      c.sampling.scale = enum_at<Scale>(v);
-      break;
-    case kRepetitionPenalty:
-      c.sampling.repetition_penalty = v;
-      break;
-    case kDensity:
-      c.sampling.density = v;
-      break;
-    case kVelocityScale:
-      c.sampling.velocity_scale = v;
-      break;
-    case kPitchMin:
-      c.sampling.pitch_min = i();
-      break;
-    case kPitchMax:
-      c.sampling.pitch_max = i();
-      break;
-    case kSeed:
-      c.sampling.seed = std::llround(v);
-      break;
-    case kMode:
-      c.engine.mode = enum_at<Mode>(v);
-      break;
-    case kLatencyBudgetMs:
-      c.engine.latency_budget_ms = v;
-      break;
-    case kContextBeats:
-      c.engine.context_beats = i();
-      break;
-    case kGapBeats:
-      c.engine.gap_beats = v;
-      break;
-    case kResponseBeats:
-      c.engine.response_beats = i();
-      break;
-    case kFallback:
-      c.engine.fallback = enum_at<Fallback>(v);
-      break;
-    case kMaxNoteBeats:
-      c.engine.max_note_beats = v;
-      break;
-    case kTempo:
-      c.clock.tempo_bpm = v;
-      break;
-    case kChannel:
-      c.midi.channel = i();
-      break;
-    case kProgram:
-      c.audio.program = i();
-      break;
-    case kMute:
-    case kTap:
-    case kReset:
-    case kPanic:
-      return false;
-  }
+  if (spec.config_key.empty()) return false;
+  LiveSettings s = live_settings(c);
+  apply_control(s, id, value);
+  // Back into the config's sections: the fields a control can reach.
+  c.sampling.temperature = s.sampling.temperature;
+  c.sampling.top_k = s.sampling.top_k;
+  c.sampling.top_p = s.sampling.top_p;
+  c.sampling.key = key_name(s.sampling.key);
+  c.sampling.scale = s.sampling.scale;
+  c.sampling.repetition_penalty = s.sampling.repetition_penalty;
+  c.sampling.density = s.sampling.density;
+  c.sampling.velocity_scale = s.sampling.velocity_scale;
+  c.sampling.pitch_min = s.sampling.pitch_min;
+  c.sampling.pitch_max = s.sampling.pitch_max;
+  c.sampling.seed = s.sampling.seed;
+  c.engine = s.engine;
+  c.clock = s.clock;
+  c.midi.channel = s.channel;
+  c.audio.program = s.program;
   return true;
 }
 
 double control_value(const Config& c, Control id) {
-  switch (id) {
-    case kTemperature:
-      return c.sampling.temperature;
-    case kTopK:
-      return c.sampling.top_k;
-    case kTopP:
-      return c.sampling.top_p;
-    case kKey: {
-      const auto pc = key_pitch_class(c.sampling.key);
-      return pc ? *pc + 1 : 0;
-    }
-    case kScale:
-      return index_of(c.sampling.scale);
-    case kRepetitionPenalty:
-      return c.sampling.repetition_penalty;
-    case kDensity:
-      return c.sampling.density;
-    case kVelocityScale:
-      return c.sampling.velocity_scale;
-    case kPitchMin:
-      return c.sampling.pitch_min;
-    case kPitchMax:
-      return c.sampling.pitch_max;
-    case kSeed:
-      return static_cast<double>(c.sampling.seed);
-    case kMode:
-      return index_of(c.engine.mode);
-    case kLatencyBudgetMs:
-      return c.engine.latency_budget_ms;
-    case kContextBeats:
-      return c.engine.context_beats;
-    case kGapBeats:
-      return c.engine.gap_beats;
-    case kResponseBeats:
-      return c.engine.response_beats;
-    case kFallback:
-      return index_of(c.engine.fallback);
-    case kMaxNoteBeats:
-      return c.engine.max_note_beats;
-    case kTempo:
-      return c.clock.tempo_bpm;
-    case kChannel:
-      return c.midi.channel;
-    case kProgram:
-      return c.audio.program;
-    case kMute:
-    case kTap:
-    case kReset:
-    case kPanic:
-      return 0;
-  }
-  return 0;
+  return control_value(live_settings(c), id);
 }
 
 std::string format_control_value(const ControlSpec& spec, double value) {
@@ -293,6 +399,10 @@ std::string format_control_value(const ControlSpec& spec, double value) {
     return std::string(spec.choices[static_cast<std::size_t>(i)]);
   }
   return format_number(value);
+}
+
+std::string_view key_name(int pitch_class) {
+  return pitch_class >= 0 && pitch_class < 12 ? kKeys[static_cast<std::size_t>(pitch_class) + 1] : kKeys[0];
 }
 
 std::optional<int> key_pitch_class(std::string_view name) {

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <stdexcept>
 #include <type_traits>
 
 namespace nextbeat::config::detail {
@@ -163,6 +164,22 @@ class SectionBuilder {
         });
   }
 
+  // A key that is also a live control: its range comes from the control's
+  // row (config/Controls.cpp), the one place it is written.
+  template <class T>
+  SectionBuilder& control(std::string_view key, T S::*member) {
+    const std::string config_key = std::string(name_) + "." + std::string(key);
+    const ControlSpec* spec = find_control_by_key(config_key);
+    if (spec == nullptr) throw std::logic_error(config_key + " is not a control in config/Controls.cpp");
+    if constexpr (std::is_enum_v<T>) {
+      return choice(key, member);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      return number(key, member, spec->min, spec->max);
+    } else {
+      return integer(key, member, static_cast<T>(spec->min), static_cast<T>(spec->max));
+    }
+  }
+
  private:
   SectionBuilder& add(std::string_view key, std::string allowed,
                       std::function<std::string(const toml::node&, Config&)> apply,
@@ -198,7 +215,7 @@ std::vector<FieldSpec> build_schema() {
               [](std::string_view s) { return !s.empty(); })
       .string("output", &MidiConfig::output, "a port-name substring, or \"\" for the virtual port \"nextbeat out\"",
               nullptr)
-      .integer("channel", &MidiConfig::channel, 1, 16);
+      .control("channel", &MidiConfig::channel);
 
   SectionBuilder<OscConfig>(f, "osc", &Config::osc)
       .boolean("enabled", &OscConfig::enabled)
@@ -217,37 +234,37 @@ std::vector<FieldSpec> build_schema() {
       .integer("buffer_frames", &AudioConfig::buffer_frames, 16, 8192)
       .string("soundfont", &AudioConfig::soundfont, "a path to a .sf2 or .sf3 soundfont",
               [](std::string_view s) { return !s.empty(); })
-      .integer("program", &AudioConfig::program, 0, 127)
+      .control("program", &AudioConfig::program)
       .number("gain", &AudioConfig::gain, 0.0, 10.0);
 
   SectionBuilder<ClockConfig>(f, "clock", &Config::clock)
       .choice("source", &ClockConfig::source)
-      .number("tempo_bpm", &ClockConfig::tempo_bpm, 20.0, 400.0)
+      .control("tempo_bpm", &ClockConfig::tempo_bpm)
       .integer("beats_per_bar", &ClockConfig::beats_per_bar, 1, 16)
       .boolean("send_midi_clock", &ClockConfig::send_midi_clock);
 
   SectionBuilder<EngineConfig>(f, "engine", &Config::engine)
-      .choice("mode", &EngineConfig::mode)
-      .number("latency_budget_ms", &EngineConfig::latency_budget_ms, 0.1, 100.0)
-      .integer("context_beats", &EngineConfig::context_beats, 1, 1024)
-      .number("gap_beats", &EngineConfig::gap_beats, 0.25, 64.0)
-      .integer("response_beats", &EngineConfig::response_beats, 1, 64)
-      .choice("fallback", &EngineConfig::fallback)
-      .number("max_note_beats", &EngineConfig::max_note_beats, 0.25, 64.0);
+      .control("mode", &EngineConfig::mode)
+      .control("latency_budget_ms", &EngineConfig::latency_budget_ms)
+      .control("context_beats", &EngineConfig::context_beats)
+      .control("gap_beats", &EngineConfig::gap_beats)
+      .control("response_beats", &EngineConfig::response_beats)
+      .control("fallback", &EngineConfig::fallback)
+      .control("max_note_beats", &EngineConfig::max_note_beats);
 
   SectionBuilder<SamplingConfig>(f, "sampling", &Config::sampling)
-      .number("temperature", &SamplingConfig::temperature, 0.01, 10.0)
-      .integer("top_k", &SamplingConfig::top_k, 0, 1024)
-      .number("top_p", &SamplingConfig::top_p, 0.01, 1.0)
+      .control("temperature", &SamplingConfig::temperature)
+      .control("top_k", &SamplingConfig::top_k)
+      .control("top_p", &SamplingConfig::top_p)
       .string("key", &SamplingConfig::key, "\"\" (no constraint) or a key name such as C, F#, Bb",
               [](std::string_view s) { return s.empty() || key_pitch_class(s).has_value(); })
-      .choice("scale", &SamplingConfig::scale)
-      .number("repetition_penalty", &SamplingConfig::repetition_penalty, 1.0, 10.0)
-      .number("density", &SamplingConfig::density, 0.0, 4.0)
-      .number("velocity_scale", &SamplingConfig::velocity_scale, 0.0, 4.0)
-      .integer("pitch_min", &SamplingConfig::pitch_min, 0, 127)
-      .integer("pitch_max", &SamplingConfig::pitch_max, 0, 127)
-      .integer("seed", &SamplingConfig::seed, std::int64_t{0}, std::int64_t{4294967295});
+      .control("scale", &SamplingConfig::scale)
+      .control("repetition_penalty", &SamplingConfig::repetition_penalty)
+      .control("density", &SamplingConfig::density)
+      .control("velocity_scale", &SamplingConfig::velocity_scale)
+      .control("pitch_min", &SamplingConfig::pitch_min)
+      .control("pitch_max", &SamplingConfig::pitch_max)
+      .control("seed", &SamplingConfig::seed);
 
   SectionBuilder<LogConfig>(f, "log", &Config::log).choice("level", &LogConfig::level);
   return f;

@@ -16,11 +16,13 @@
 
 #include "config/ConfigWriter.h"
 #include "config/Controls.h"
+#include "daemon/OutputFanout.h"
 #include "engine/live/LiveEngine.h"
 #include "engine/live/OutputScheduler.h"
 #include "engine/model/Model.h"
 #include "engine/model/ModelFile.h"
 #include "engine/model/Runtime.h"
+#include "engine/queues/Handover.h"
 #include "engine/queues/InputHub.h"
 #include "engine/queues/SpscQueue.h"
 #include "engine/queues/Wakeup.h"
@@ -56,46 +58,27 @@ bool try_realtime(std::thread& thread, int priority) {
   return pthread_setschedparam(thread.native_handle(), SCHED_FIFO, &param) == 0;
 }
 
-// The output thread's sinks: every output the config opened, in one call.
-// A sink can be switched off from another thread: RtMidi's JACK output
-// blocks once its ring buffer fills after the JACK server died, which would
-// hang the output thread (and the exit that joins it).
-class Fanout final : public engine::OutputSink {
- public:
-  void add(engine::OutputSink* sink, const std::atomic<bool>* enabled = nullptr) {
-    if (sink != nullptr) sinks_.push_back({sink, enabled});
-  }
-  void emit(const OutputEvent& event) noexcept override {
-    for (const auto& [sink, enabled] : sinks_)
-      if (enabled == nullptr || enabled->load(std::memory_order_relaxed)) sink->emit(event);
-  }
-
- private:
-  std::vector<std::pair<engine::OutputSink*, const std::atomic<bool>*>> sinks_;
-};
-
 }  // namespace
 
-struct LiveSession::Impl final : io::OscRequests, engine::OutputSink {
+struct LiveSession::Impl final : io::OscRequests {
   Impl(const config::Config& c, std::optional<std::filesystem::path> path, boost::asio::io_context& context)
       : config(c), config_path(std::move(path)), io(context), poll_timer(context), rescan_timer(context) {}
 
-  // ---- engine -> outputs (engine thread) ----
-  void emit(const OutputEvent& event) noexcept override {
-    to_output.push(event);
-    output_wake.signal();
-    if (audio) audio->emit(event);
-  }
-
   // ---- OSC requests (OSC thread): posted to the control thread ----
-  void load_model(std::string name) override {
-    boost::asio::post(io, [this, name = std::move(name)] { swap_model(name, config.model); });
-  }
-  void status() override {
-    boost::asio::post(io, [this] { send_status(); });
-  }
-  void save() override {
-    boost::asio::post(io, [this] { save_cc(); });
+  void request(io::OscRequest what, std::string argument) override {
+    boost::asio::post(io, [this, what, argument = std::move(argument)] {
+      switch (what) {
+        case io::OscRequest::kModel:
+          swap_model(argument, config.model);
+          break;
+        case io::OscRequest::kStatus:
+          send_status();
+          break;
+        case io::OscRequest::kSave:
+          save_cc();
+          break;
+      }
+    });
   }
 
   void start();
@@ -118,11 +101,10 @@ struct LiveSession::Impl final : io::OscRequests, engine::OutputSink {
   engine::SteadyClock clock;
   engine::InputHub hub;
   std::unique_ptr<engine::LiveEngine> engine;
-  // Control thread <-> engine thread hand-overs (raw pointers own the object in flight).
-  engine::SpscQueue<LstmModel*> models_in{4};
-  engine::SpscQueue<LstmModel*> models_out{4};
-  engine::SpscQueue<config::Config*> configs_in{4};
-  engine::SpscQueue<config::Config*> configs_out{4};
+  // Control thread <-> engine thread: new models and settings in, the
+  // replaced ones back (freed on the control thread).
+  engine::Handover<LstmModel> model_handover{4};
+  engine::Handover<config::LiveSettings> settings_handover{4};
   // Engine thread -> output thread.
   engine::SpscQueue<OutputEvent> to_output{8192};
   engine::Wakeup output_wake;
@@ -133,6 +115,7 @@ struct LiveSession::Impl final : io::OscRequests, engine::OutputSink {
   std::unique_ptr<io::OscNoteOutput> osc_out;  // used by the output thread only
   std::unique_ptr<io::OscSender> reply;        // used by the control thread only
   std::unique_ptr<io::AudioOutput> audio;
+  std::unique_ptr<EngineOutputs> engine_outputs;
 
   std::thread engine_thread;
   std::thread output_thread;
@@ -190,7 +173,8 @@ void LiveSession::Impl::start() {
   }
   if (!midi_in && !osc_in) spdlog::warn("no input is open: nextbeat can hear nothing (see the messages above)");
 
-  engine = std::make_unique<engine::LiveEngine>(std::move(model), config, *this, clock);
+  engine_outputs = std::make_unique<EngineOutputs>(to_output, output_wake, audio.get());
+  engine = std::make_unique<engine::LiveEngine>(std::move(model), config, *engine_outputs, clock);
   output_thread = std::thread([this] { output_loop(); });
   engine_thread = std::thread([this] { engine_loop(); });
   const bool rt = try_realtime(engine_thread, 70) && try_realtime(output_thread, 75);
@@ -217,16 +201,9 @@ void LiveSession::Impl::engine_loop() {
   engine::InputEvent event;
   while (!stopping.load(std::memory_order_acquire)) {
     while (hub.pop(event)) engine->handle(event);
-    LstmModel* model = nullptr;
-    while (models_in.pop(model)) {
-      auto old = engine->swap_model(std::unique_ptr<LstmModel>(model));
-      models_out.push(old.release());  // freed on the control thread (capacity = models in flight)
-    }
-    config::Config* reloaded = nullptr;
-    while (configs_in.pop(reloaded)) {
-      engine->reconfigure(*reloaded);
-      configs_out.push(reloaded);
-    }
+    model_handover.receive([this](std::unique_ptr<LstmModel> model) { return engine->swap_model(std::move(model)); });
+    settings_handover.receive(
+        [this](std::unique_ptr<config::LiveSettings> s) { return engine->reconfigure(std::move(s)); });
     engine->advance();
     hub.wait_until(engine->next_wakeup_ns());
   }
@@ -236,7 +213,7 @@ void LiveSession::Impl::engine_loop() {
 
 // The output thread: plays each event at its time on MIDI and OSC.
 void LiveSession::Impl::output_loop() {
-  Fanout fanout;
+  OutputFanout fanout;
   fanout.add(midi_out.get(), &midi_out_alive);
   fanout.add(osc_out.get());
   engine::OutputScheduler scheduler(fanout);
@@ -281,10 +258,8 @@ void LiveSession::Impl::poll() {
     }
     spdlog::debug("control {} = {}", spec.name, config::format_control_value(spec, n.value));
   }
-  LstmModel* old = nullptr;
-  while (models_out.pop(old)) delete old;
-  config::Config* used = nullptr;
-  while (configs_out.pop(used)) delete used;
+  model_handover.collect();
+  settings_handover.collect();
   if (stopped) return;
   poll_timer.expires_after(kPollPeriod);
   poll_timer.async_wait([this](const boost::system::error_code& ec) {
@@ -308,11 +283,10 @@ void LiveSession::Impl::rescan() {
 void LiveSession::Impl::swap_model(const std::string& name, const config::ModelConfig& settings) {
   try {
     auto [model, inference] = engine::load_live_model(name, settings);
-    if (!models_in.push(model.get())) {
+    if (!model_handover.send(model)) {
       spdlog::error("model {}: a previous swap is still in flight; try again", name);
       return;
     }
-    model.release();  // the engine owns it now
     hub.wake();
     model_name = name;
     config.model = settings;
@@ -412,12 +386,8 @@ void LiveSession::Impl::stop() {
   const auto& s = engine->stats();
   spdlog::info("stopped: {} beats, {} predicted, {} missed, {} notes in, {} notes out", s.beats.load(),
                s.predictions.load(), s.misses.load(), s.notes_in.load(), s.notes_out.load());
-  LstmModel* old = nullptr;
-  while (models_in.pop(old)) delete old;
-  while (models_out.pop(old)) delete old;
-  config::Config* c = nullptr;
-  while (configs_in.pop(c)) delete c;
-  while (configs_out.pop(c)) delete c;
+  model_handover.clear();
+  settings_handover.clear();
 }
 
 LiveSession::LiveSession(const config::Config& config, std::optional<std::filesystem::path> config_path,
@@ -442,9 +412,8 @@ void LiveSession::reload(const config::Config& config) {
   if (model_changed) impl_->swap_model(config.model.path, config.model);
   if (config.midi != old.midi || config.osc != old.osc || config.audio != old.audio)
     spdlog::warn("SIGHUP: [midi], [osc] and [audio] changes take effect when nextbeat is restarted");
-  auto* copy = new config::Config(config);
-  if (!impl_->configs_in.push(copy)) {
-    delete copy;
+  auto snapshot = std::make_unique<config::LiveSettings>(config::live_settings(config));
+  if (!impl_->settings_handover.send(snapshot)) {
     spdlog::error("SIGHUP: a previous reload is still in flight; try again");
     return;
   }

@@ -10,16 +10,17 @@ namespace nextbeat::engine {
 namespace {
 
 using config::Control;
-constexpr std::uint8_t kNoControl = 0xFF;
+using config::ControlEffect;
+using config::kNoControl;
 constexpr std::size_t kContextCapacity = 16384;
 constexpr std::int64_t kIdleWakeNs = 50'000'000;  // polls the clock at least this often
 
-SamplingControls sampling_controls(const config::SamplingConfig& s) {
+SamplingControls sampling_controls(const config::LiveSettings::Sampling& s) noexcept {
   SamplingControls c;
   c.temperature = s.temperature;
   c.top_k = s.top_k;
   c.top_p = s.top_p;
-  c.key = config::key_pitch_class(s.key);
+  if (s.key >= 0) c.key = s.key;
   c.scale = static_cast<ScaleKind>(static_cast<int>(s.scale));  // the same scales in the same order
   c.repetition_penalty = s.repetition_penalty;
   c.density = s.density;
@@ -52,27 +53,27 @@ double percentile_us(std::vector<std::int64_t> values_ns, double q) {
 
 LiveEngine::LiveEngine(std::unique_ptr<LstmModel> model, const config::Config& config, OutputSink& out,
                        const Clock& clock)
-    : config_(config),
+    : settings_(std::make_unique<config::LiveSettings>(config::live_settings(config))),
       out_(out),
       clock_source_(clock),
       clock_(config.clock.tempo_bpm, clock.now_ns()),
       encoder_(CodecSettings{}),
       position_(12, {}),
       steps_(step_storage_),
-      sampler_(CodecSettings{}, sampling_controls(config.sampling)) {
+      sampler_(CodecSettings{}, sampling_controls(settings_->sampling)) {
   own_pending_.reserve(1024);
   plan_.reserve(1024);
   last_plan_.reserve(1024);
   context_.resize(kContextCapacity);
   own_on_since_.fill(-1);
   cc_last_.fill(-1);
-  clock_.use_midi_clock(config_.clock.source == config::ClockSource::kMidi, now());
+  clock_.use_midi_clock(settings_->clock.source == config::ClockSource::kMidi, now());
   set_model(std::move(model));
-  seed_ = static_cast<std::uint64_t>(config_.sampling.seed);
+  seed_ = static_cast<std::uint64_t>(settings_->sampling.seed);
   apply_settings();
   const std::int64_t n = now();
   next_beat_ = static_cast<std::int64_t>(std::ceil(clock_.beat_at(n)));
-  if (config_.clock.send_midi_clock && !clock_.midi_clock())
+  if (settings_->clock.send_midi_clock && !clock_.midi_clock())
     out_.emit(OutputEvent{.time_ns = clock_.time_of(static_cast<double>(next_beat_)), .kind = OutputKind::kStart});
   prime();
 }
@@ -86,29 +87,23 @@ void LiveEngine::set_model(std::unique_ptr<LstmModel> model) {
   tpb_ = codec_.kind == CodecKind::kEvents ? codec_.ticks_per_beat : codec_.steps_per_beat;
   tick_offset_ = tick_offset_ / old_tpb * tpb_;
   last_tick_ = last_tick_ / old_tpb * tpb_;
-  marks_.assign(1, MeterMark{0, config_.clock.beats_per_bar});
+  marks_.assign(1, MeterMark{0, settings_->clock.beats_per_bar});
   encoder_ = EventEncoder(codec_);
   encoder_.set_meter_marks(marks_);
   position_ = GridPosition(tpb_, marks_);
-  sampler_ = Sampler(codec_, sampling_controls(config_.sampling));
+  sampler_ = Sampler(codec_, sampling_controls(settings_->sampling));
   own_velocity_bin_ = -1;
   model_->snapshot(saved_);
 }
 
 void LiveEngine::apply_settings() noexcept {
-  sampler_.adjust(sampling_controls(config_.sampling));
-  if (static_cast<std::uint64_t>(config_.sampling.seed) != seed_) {
-    seed_ = static_cast<std::uint64_t>(config_.sampling.seed);
-    sampler_.set_controls(sampling_controls(config_.sampling));
+  sampler_.adjust(sampling_controls(settings_->sampling));
+  if (static_cast<std::uint64_t>(settings_->sampling.seed) != seed_) {
+    seed_ = static_cast<std::uint64_t>(settings_->sampling.seed);
+    sampler_.set_controls(sampling_controls(settings_->sampling));
   }
-  if (!clock_.midi_clock() && std::abs(clock_.tempo_bpm() - config_.clock.tempo_bpm) > 1e-9)
-    clock_.set_tempo(config_.clock.tempo_bpm, now());
-  cc_control_.fill(kNoControl);
-  for (const auto& [name, cc] : config_.cc) {
-    const auto* spec = config::find_control(name);
-    if (spec != nullptr && cc >= 0 && cc < 128)
-      cc_control_[static_cast<std::size_t>(cc)] = static_cast<std::uint8_t>(spec->id);
-  }
+  if (!clock_.midi_clock() && std::abs(clock_.tempo_bpm() - settings_->clock.tempo_bpm) > 1e-9)
+    clock_.set_tempo(settings_->clock.tempo_bpm, now());
 }
 
 // ---- Time --------------------------------------------------------------------------
@@ -206,7 +201,7 @@ void LiveEngine::prime() noexcept {
   priming_ = true;
   model_->reset();
   const std::int64_t now_tick = tick_at(now());
-  const std::int64_t start = std::max<std::int64_t>(0, now_tick - std::int64_t{config_.engine.context_beats} * tpb_);
+  const std::int64_t start = std::max<std::int64_t>(0, now_tick - std::int64_t{settings_->engine.context_beats} * tpb_);
   encoder_.reset(start);
   frame_ = start;
   sounding_.reset();
@@ -277,7 +272,7 @@ void LiveEngine::performer_note(const InputEvent& event, bool on) noexcept {
     answered_ = false;  // a new phrase
     performer_held_.set(pitch);
     // The performer takes over: continue and call-response stop at once.
-    if (playing_ && config_.engine.mode != config::Mode::kAccompany) cancel_own();
+    if (playing_ && settings_->engine.mode != config::Mode::kAccompany) cancel_own();
   } else {
     performer_held_.reset(pitch);
   }
@@ -290,12 +285,14 @@ void LiveEngine::performer_note(const InputEvent& event, bool on) noexcept {
 
 void LiveEngine::control_change(const InputEvent& event) noexcept {
   const auto cc = static_cast<std::size_t>(event.a & 127);
+  auto& bindings = settings_->cc_control;
   if (learning_) {
-    // MIDI-learn: this controller now drives the control (and nothing else).
-    const auto& spec = config::control_spec(*learning_);
-    std::erase_if(config_.cc, [&](const auto& entry) { return entry.second == static_cast<int>(cc); });
-    config_.cc[std::string(spec.name)] = static_cast<int>(cc);
-    apply_settings();
+    // MIDI-learn, decided here and only here: this controller now drives the
+    // control, and nothing else drives it. The control thread mirrors the
+    // binding into its config ([cc], for /nextbeat/save) from the notification.
+    const auto id = static_cast<std::uint8_t>(*learning_);
+    std::replace(bindings.begin(), bindings.end(), id, kNoControl);
+    bindings[cc] = id;
     notifications_.push(Notification{Notification::Kind::kLearned, *learning_, 0, static_cast<int>(cc)});
     learning_.reset();
     cc_last_[cc] = static_cast<std::int8_t>(event.b);
@@ -303,8 +300,8 @@ void LiveEngine::control_change(const InputEvent& event) noexcept {
   }
   const int previous = cc_last_[cc];
   cc_last_[cc] = static_cast<std::int8_t>(event.b);
-  if (cc_control_[cc] == kNoControl) return;
-  const auto& spec = config::control_spec(static_cast<Control>(cc_control_[cc]));
+  if (bindings[cc] == kNoControl) return;
+  const auto& spec = config::control_spec(static_cast<Control>(bindings[cc]));
   if (spec.type == config::ControlType::kAction) {
     if (event.b >= 64 && previous < 64) set_control(spec.id, 1);  // a press, not a hold
     return;
@@ -313,48 +310,56 @@ void LiveEngine::control_change(const InputEvent& event) noexcept {
 }
 
 void LiveEngine::set_control(Control id, double value) noexcept {
-  switch (id) {
-    case Control::kMute:
-      mute_ = value >= 0.5;
-      if (mute_) cancel_own();
-      notifications_.push(Notification{Notification::Kind::kControlChanged, id, mute_ ? 1.0 : 0.0});
-      return;
-    case Control::kTap:
-      if (clock_.tap(now())) {
-        config_.clock.tempo_bpm = clock_.tempo_bpm();
-        notifications_.push(Notification{Notification::Kind::kControlChanged, Control::kTempo, clock_.tempo_bpm()});
+  const auto& spec = config::control_spec(id);
+  config::LiveSettings& settings = *settings_;
+  // Notes end on the channel they started on: a channel change ends them first.
+  if (spec.effect == ControlEffect::kChannel) cancel_own();
+  const config::Mode mode = settings.engine.mode;
+  config::apply_control(settings, id, value);
+  double echo = config::control_value(settings, id);
+  switch (spec.effect) {
+    case ControlEffect::kRead:
+      break;
+    case ControlEffect::kSampler:
+    case ControlEffect::kTempo:
+    case ControlEffect::kChannel:
+      apply_settings();
+      break;
+    case ControlEffect::kMode:
+      if (settings.engine.mode != mode) {
+        cancel_own();
+        answered_ = false;
       }
-      return;
-    case Control::kReset:
+      break;
+    case ControlEffect::kProgram:
+      out_.emit(OutputEvent{.time_ns = now(),
+                            .kind = OutputKind::kProgram,
+                            .channel = static_cast<std::uint8_t>(settings.channel - 1),
+                            .velocity = static_cast<std::uint8_t>(settings.program)});
+      break;
+    case ControlEffect::kMute:
+      if (settings.muted) cancel_own();
+      break;
+    case ControlEffect::kTap:
+      if (!clock_.tap(now())) return;
+      settings.clock.tempo_bpm = clock_.tempo_bpm();
+      id = Control::kTempo;  // what changed is the tempo
+      echo = settings.clock.tempo_bpm;
+      break;
+    case ControlEffect::kReset:
       cancel_own();
       context_size_ = 0;
       heard_performer_ = false;
       prime();
-      notifications_.push(Notification{Notification::Kind::kControlChanged, id, 1});
-      return;
-    case Control::kPanic:
+      echo = 1;
+      break;
+    case ControlEffect::kPanic:
       cancel_own();
       out_.emit(OutputEvent{.time_ns = now(), .kind = OutputKind::kAllNotesOff});
-      notifications_.push(Notification{Notification::Kind::kControlChanged, id, 1});
-      return;
-    default:
+      echo = 1;
       break;
   }
-  const config::Mode mode = config_.engine.mode;
-  // Notes end on the channel they started on; a channel change ends them first.
-  if (id == Control::kChannel) cancel_own();
-  config::apply_control(config_, id, value);
-  if (config_.engine.mode != mode) {
-    cancel_own();
-    answered_ = false;
-  }
-  if (id == Control::kProgram)
-    out_.emit(OutputEvent{.time_ns = now(),
-                          .kind = OutputKind::kProgram,
-                          .channel = static_cast<std::uint8_t>(config_.midi.channel - 1),
-                          .velocity = static_cast<std::uint8_t>(config_.audio.program)});
-  apply_settings();
-  notifications_.push(Notification{Notification::Kind::kControlChanged, id, config::control_value(config_, id)});
+  notifications_.push(Notification{Notification::Kind::kControlChanged, id, echo});
 }
 
 // ---- Time passing, beats ------------------------------------------------------------
@@ -378,7 +383,7 @@ void LiveEngine::advance() noexcept {
     next_beat_ = std::max(next_beat_, static_cast<std::int64_t>(std::ceil(clock_.beat_at(n))));
     return;
   }
-  const auto budget_ns = static_cast<std::int64_t>(config_.engine.latency_budget_ms * 1e6);
+  const auto budget_ns = static_cast<std::int64_t>(settings_->engine.latency_budget_ms * 1e6);
   // After a stall (a model swap, a slow machine), beats already gone are skipped, counted as misses.
   const auto current = static_cast<std::int64_t>(std::floor(clock_.beat_at(n)));
   if (next_beat_ < current) {
@@ -395,7 +400,7 @@ std::int64_t LiveEngine::next_wakeup_ns() const noexcept {
   const std::int64_t n = now();
   std::int64_t wake = n + kIdleWakeNs;
   if (clock_.running()) {
-    const auto budget_ns = static_cast<std::int64_t>(config_.engine.latency_budget_ms * 1e6);
+    const auto budget_ns = static_cast<std::int64_t>(settings_->engine.latency_budget_ms * 1e6);
     wake = std::min(wake, clock_.time_of(static_cast<double>(next_beat_)) - budget_ns);
   }
   if (!own_pending_.empty()) wake = std::min(wake, time_of_tick(own_pending_.front().tick));
@@ -408,7 +413,7 @@ void LiveEngine::begin_beat(std::int64_t beat) noexcept {
   const std::int64_t beat_ns = time_of_tick(begin);
   stats_.beats.fetch_add(1, std::memory_order_relaxed);
   out_.emit(OutputEvent{.time_ns = beat_ns, .kind = OutputKind::kBeat, .beat = beat});
-  if (config_.clock.send_midi_clock && !clock_.midi_clock()) {
+  if (settings_->clock.send_midi_clock && !clock_.midi_clock()) {
     for (int i = 0; i < BeatClock::kMidiClocksPerBeat; ++i)
       out_.emit(
           OutputEvent{.time_ns = clock_.time_of(static_cast<double>(beat) + double(i) / BeatClock::kMidiClocksPerBeat),
@@ -438,10 +443,10 @@ void LiveEngine::begin_beat(std::int64_t beat) noexcept {
 }
 
 bool LiveEngine::should_play(std::int64_t beat) noexcept {
-  if (mute_ || stopped_ || !heard_performer_) return false;
+  if (settings_->muted || stopped_ || !heard_performer_) return false;
   const bool paused =
-      performer_held_.none() && static_cast<double>(beat) - last_performer_beat_ >= config_.engine.gap_beats - 1e-9;
-  switch (config_.engine.mode) {
+      performer_held_.none() && static_cast<double>(beat) - last_performer_beat_ >= settings_->engine.gap_beats - 1e-9;
+  switch (settings_->engine.mode) {
     case config::Mode::kAccompany:
       return true;
     case config::Mode::kContinue:
@@ -450,7 +455,7 @@ bool LiveEngine::should_play(std::int64_t beat) noexcept {
       if (!paused) return false;
       if (!answered_) {
         answered_ = true;
-        response_end_beat_ = beat + config_.engine.response_beats;
+        response_end_beat_ = beat + settings_->engine.response_beats;
       }
       return beat < response_end_beat_;
   }
@@ -478,12 +483,12 @@ bool LiveEngine::rollout_events(std::int64_t beat, std::int64_t deadline_ns) noe
   run();
 
   plan_.clear();
-  EventRollout rollout(codec_, marks_, kSelfSource, kMaxNotesPerBeat, config_.engine.max_note_beats);
+  EventRollout rollout(codec_, marks_, kSelfSource, kMaxNotesPerBeat, settings_->engine.max_note_beats);
   rollout.time = begin;
   rollout.position_offset = tick_offset_;
   rollout.on_since = own_on_since_;
   rollout.velocity_bin = own_velocity_bin_ >= 0 ? own_velocity_bin_ : codec_.velocity_bins * 5 / 8;
-  const double velocity_scale = config_.sampling.velocity_scale;
+  const double velocity_scale = settings_->sampling.velocity_scale;
   const bool done = rollout.run(
       *model_, sampler_, end, [&](const Step& s) { model_->step(s); },
       [&](std::int64_t tick, int pitch, int velocity) {
@@ -525,8 +530,8 @@ bool LiveEngine::rollout_frames(std::int64_t beat, std::int64_t deadline_ns) noe
     struck.reset();
   }
   plan_.clear();
-  const auto max_frames = std::max<std::int64_t>(1, std::llround(config_.engine.max_note_beats * tpb_));
-  const int velocity = std::clamp(static_cast<int>(std::lround(80 * config_.sampling.velocity_scale)), 1, 127);
+  const auto max_frames = std::max<std::int64_t>(1, std::llround(settings_->engine.max_note_beats * tpb_));
+  const int velocity = std::clamp(static_cast<int>(std::lround(80 * settings_->sampling.velocity_scale)), 1, 127);
   for (std::int64_t f = begin; f < begin + tpb_; ++f) {
     if (now() > deadline_ns) {
       model_->restore(saved_);
@@ -566,13 +571,13 @@ void LiveEngine::schedule_plan(std::int64_t beat) noexcept {
 
 void LiveEngine::play_fallback(std::int64_t beat) noexcept {
   const std::int64_t begin = beat * tpb_ + tick_offset_;
-  switch (config_.engine.fallback) {
+  switch (settings_->engine.fallback) {
     case config::Fallback::kRest:
       release_own_at(begin);
       return;
     case config::Fallback::kHold: {
       // Keep what sounds, but never past max_note_beats.
-      const auto max_ticks = std::max<std::int64_t>(1, std::llround(config_.engine.max_note_beats * tpb_));
+      const auto max_ticks = std::max<std::int64_t>(1, std::llround(settings_->engine.max_note_beats * tpb_));
       for (std::size_t p = 0; p < 128; ++p) {
         if (own_on_since_[p] >= 0 && begin - own_on_since_[p] >= max_ticks) {
           emit_note(begin, static_cast<int>(p), 0);
@@ -597,7 +602,7 @@ void LiveEngine::play_fallback(std::int64_t beat) noexcept {
 void LiveEngine::emit_note(std::int64_t tick, int pitch, int velocity) noexcept {
   out_.emit(OutputEvent{.time_ns = time_of_tick(tick),
                         .kind = velocity > 0 ? OutputKind::kNoteOn : OutputKind::kNoteOff,
-                        .channel = static_cast<std::uint8_t>(config_.midi.channel - 1),
+                        .channel = static_cast<std::uint8_t>(settings_->channel - 1),
                         .pitch = static_cast<std::uint8_t>(pitch),
                         .velocity = static_cast<std::uint8_t>(velocity)});
   if (velocity > 0) stats_.notes_out.fetch_add(1, std::memory_order_relaxed);
@@ -649,23 +654,22 @@ std::unique_ptr<LstmModel> LiveEngine::swap_model(std::unique_ptr<LstmModel> mod
   return old;
 }
 
-void LiveEngine::reconfigure(const config::Config& config) noexcept {
-  if (config.midi.channel != config_.midi.channel || config.engine.mode != config_.engine.mode) cancel_own();
-  const auto model_path = config_.model.path;
-  const bool midi_clock = config.clock.source == config::ClockSource::kMidi;
-  config_ = config;
-  config_.model.path = model_path;  // the caller swaps the model when the path changed
-  clock_.use_midi_clock(midi_clock, now());
-  marks_.assign(1, MeterMark{0, config_.clock.beats_per_bar});
+std::unique_ptr<config::LiveSettings> LiveEngine::reconfigure(std::unique_ptr<config::LiveSettings> settings) noexcept {
+  if (settings->channel != settings_->channel || settings->engine.mode != settings_->engine.mode) cancel_own();
+  settings->muted = settings_->muted;  // runtime state, not the config's
+  std::swap(settings_, settings);
+  clock_.use_midi_clock(settings_->clock.source == config::ClockSource::kMidi, now());
+  marks_.assign(1, MeterMark{0, settings_->clock.beats_per_bar});
   encoder_.set_meter_marks(marks_);
   position_.set_marks(marks_);
   apply_settings();
+  return settings;  // the old one, freed by the caller's thread
 }
 
 void LiveEngine::stop() noexcept {
   cancel_own();
   out_.emit(OutputEvent{.time_ns = now(), .kind = OutputKind::kAllNotesOff});
-  if (config_.clock.send_midi_clock && !clock_.midi_clock())
+  if (settings_->clock.send_midi_clock && !clock_.midi_clock())
     out_.emit(OutputEvent{.time_ns = now(), .kind = OutputKind::kStop});
   stopped_ = true;
 }

@@ -128,14 +128,18 @@ class LiveEngine {
   // returned to be freed elsewhere. Own notes end; the new state is primed
   // from the rolling context.
   std::unique_ptr<LstmModel> swap_model(std::unique_ptr<LstmModel> model) noexcept;
-  // A reloaded config (SIGHUP). The model path is the caller's business.
-  void reconfigure(const config::Config& config) noexcept;
+  // Settings from a reloaded config (SIGHUP), built on the control thread:
+  // taken by pointer, the old ones returned to be freed there. Controls moved
+  // since (and mute) are replaced by the new settings; mute is kept.
+  // real-time safe: no allocation, no locks.
+  std::unique_ptr<config::LiveSettings> reconfigure(std::unique_ptr<config::LiveSettings> settings) noexcept;
   // Ends every own note now and stops predicting (before exit).
   void stop() noexcept;
 
   bool pop_notification(Notification& out) noexcept { return notifications_.pop(out); }
   const EngineStats& stats() const noexcept { return stats_; }
-  const config::Config& config() const noexcept { return config_; }
+  // The settings now in force (controls included). Engine thread, or tests.
+  const config::LiveSettings& settings() const noexcept { return *settings_; }
   const LstmModel& model() const noexcept { return *model_; }
   const BeatClock& clock() const noexcept { return clock_; }
   // Whether nextbeat is playing its part now (for status).
@@ -185,7 +189,7 @@ class LiveEngine {
   void cancel_own() noexcept;
   void emit_note(std::int64_t tick, int pitch, int velocity) noexcept;
 
-  config::Config config_;
+  std::unique_ptr<config::LiveSettings> settings_;  // owned by the engine thread; controls change it
   OutputSink& out_;
   const Clock& clock_source_;
   std::unique_ptr<LstmModel> model_;
@@ -236,11 +240,10 @@ class LiveEngine {
 
   std::int64_t next_beat_ = 0;        // the next beat to roll out (clock beats)
   std::atomic<bool> playing_{false};  // read by the control thread for status
-  bool mute_ = false;
   bool stopped_ = false;
 
-  // MIDI CC -> control, and MIDI-learn.
-  std::array<std::uint8_t, 128> cc_control_{};
+  // MIDI CC: the last value of each controller (actions trigger on crossing
+  // 64), and the control the next CC moved is bound to (MIDI-learn).
   std::array<std::int8_t, 128> cc_last_{};
   std::optional<config::Control> learning_;
 

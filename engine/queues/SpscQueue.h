@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include <readerwriterqueue/readerwriterqueue.h>
 
@@ -19,6 +20,13 @@ class SpscQueue {
   // called on: the producer thread. A full queue drops the item and counts it.
   bool push(const T& item) noexcept {
     if (queue_.try_enqueue(item)) return true;
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  // Moves the item in. A full queue leaves `item` as it was (the caller
+  // still owns it: a std::unique_ptr is never lost) and counts the drop.
+  bool push(T&& item) noexcept {
+    if (queue_.try_enqueue(std::move(item))) return true;
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }

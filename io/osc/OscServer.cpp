@@ -196,6 +196,25 @@ OscCommand decode_control(const config::ControlSpec& spec, const Message& m, std
   return input(event);
 }
 
+// The requests, one row each: address, whether it takes a string, what it expects.
+struct RequestSpec {
+  OscRequest request;
+  std::string_view name;
+  bool takes_text;
+  std::string_view expected;
+};
+constexpr std::array<RequestSpec, 3> kRequests{{
+    {OscRequest::kModel, "model", true, "a model (s): a file path, default:events or default:pianoroll"},
+    {OscRequest::kStatus, "status", false, "no argument"},
+    {OscRequest::kSave, "save", false, "no argument"},
+}};
+
+std::string request_names() {
+  std::string names;
+  for (const auto& spec : kRequests) names += std::string(spec.name) + ", ";
+  return names.substr(0, names.size() - 2);
+}
+
 const std::string& control_names() {
   static const std::string kNames = [] {
     std::string names;
@@ -224,26 +243,23 @@ OscCommand decode_message(const Message& m, std::int64_t time_ns) {
     event.control = static_cast<std::uint8_t>(spec->id);
     return input(event);
   }
-  if (name == "model") {
-    if (!one_text || m.text(0).empty())
-      return refusal(m.path, "expected a model (s): a file path, default:events or default:pianoroll, got " +
-                                 (one_text ? std::string("an empty string") : describe_args(m.types)));
+  for (const auto& spec : kRequests) {
+    if (name != spec.name) continue;
+    const bool ok = spec.takes_text ? one_text && !m.text(0).empty() : m.types.empty();
+    if (!ok)
+      return refusal(m.path,
+                     "expected " + std::string(spec.expected) + ", got " +
+                         (spec.takes_text && one_text ? std::string("an empty string") : describe_args(m.types)));
     OscCommand command;
-    command.kind = Kind::kLoadModel;
-    command.text = m.text(0);
-    return command;
-  }
-  if (name == "status" || name == "save") {
-    if (!m.types.empty()) return refusal(m.path, "expected no argument, got " + describe_args(m.types));
-    OscCommand command;
-    command.kind = name == "status" ? Kind::kStatus : Kind::kSave;
+    command.kind = Kind::kRequest;
+    command.request = spec.request;
+    if (spec.takes_text) command.text = m.text(0);
     return command;
   }
   if (const config::ControlSpec* spec = config::find_control(name); spec != nullptr && !name.empty())
     return decode_control(*spec, m, time_ns);
-  return refusal(m.path,
-                 "unknown address, expected /nextbeat/ and one of note, learn, model, status, save or a control (" +
-                     control_names() + ")");
+  return refusal(m.path, "unknown address, expected /nextbeat/ and one of note, learn, " + request_names() +
+                             " or a control (" + control_names() + ")");
 }
 
 std::string malformed_reason(int result) {
@@ -359,6 +375,12 @@ std::int64_t steady_now_ns() {
 
 }  // namespace
 
+std::string_view osc_request_name(OscRequest request) {
+  for (const auto& spec : kRequests)
+    if (spec.request == request) return spec.name;
+  return "?";
+}
+
 void decode_osc_packet(std::span<const std::uint8_t> packet, std::int64_t time_ns, std::vector<OscCommand>& out) {
   decode_element(packet, 0, time_ns, out);
 }
@@ -429,25 +451,15 @@ struct OscServer::Impl {
           case Kind::kInput:
             if (!hub.push(slot, command.event)) dropped.fetch_add(1, std::memory_order_relaxed);
             break;
-          case Kind::kLoadModel:
-            requests.load_model(std::move(command.text));
-            break;
-          case Kind::kStatus:
-            requests.status();
-            break;
-          case Kind::kSave:
-            requests.save();
+          case Kind::kRequest:
+            requests.request(command.request, std::move(command.text));
             break;
           case Kind::kRefused:
             refuse(command.text);
             break;
         }
       } catch (const std::exception& e) {  // from OscRequests
-        refuse(std::string("/nextbeat/") +
-               (command.kind == Kind::kLoadModel ? "model"
-                : command.kind == Kind::kStatus  ? "status"
-                                                 : "save") +
-               ": failed: " + e.what());
+        refuse("/nextbeat/" + std::string(osc_request_name(command.request)) + ": failed: " + e.what());
       } catch (...) {
         refuse("/nextbeat/: failed: unknown exception");
       }

@@ -25,29 +25,37 @@
 
 namespace nextbeat::io {
 
-// What the OSC server cannot turn into an InputEvent: the daemon implements
-// these by posting to its control thread.
+// What the OSC server cannot turn into an InputEvent: requests that the
+// daemon answers on its control thread. Adding one: a value here, a row in
+// kRequests (OscServer.cpp: address, argument, what it expects), and a case
+// in the daemon's OscRequests::request (daemon/LiveSession.cpp).
+enum class OscRequest : std::uint8_t {
+  kModel,   // /nextbeat/model s: a path, default:events, default:pianoroll
+  kStatus,  // /nextbeat/status
+  kSave,    // /nextbeat/save: write the [cc] bindings (MIDI-learn) back to the config file
+};
+// "model", "status", "save": the address after /nextbeat/.
+std::string_view osc_request_name(OscRequest request);
+
 class OscRequests {
  public:
   virtual ~OscRequests() = default;
   // called on: the OSC thread. Must not block for long (post and return);
-  // an exception is caught and the message is refused.
-  virtual void load_model(std::string name) = 0;  // /nextbeat/model s: a path, default:events, default:pianoroll
-  virtual void status() = 0;                      // /nextbeat/status
-  virtual void save() = 0;  // /nextbeat/save: write the [cc] bindings (MIDI-learn) back to the config file
+  // an exception is caught and the message is refused. `argument` is the
+  // string argument of requests that take one, else "".
+  virtual void request(OscRequest request, std::string argument) = 0;
 };
 
 // What one OSC message asks for.
 struct OscCommand {
   enum class Kind : std::uint8_t {
-    kInput,      // event: kNoteOn, kNoteOff, kControl or kLearn (port not stamped yet)
-    kLoadModel,  // text: the model name
-    kStatus,
-    kSave,
+    kInput,    // event: kNoteOn, kNoteOff, kControl or kLearn (port not stamped yet)
+    kRequest,  // request, with text as its argument
     kRefused,  // text: "<address>: <what was expected>, got <what>"
   };
   Kind kind = Kind::kRefused;
   engine::InputEvent event{};
+  OscRequest request = OscRequest::kStatus;
   std::string text;
 };
 

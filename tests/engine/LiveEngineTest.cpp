@@ -300,7 +300,7 @@ TEST_CASE("controls by CC, MIDI-learn and tap tempo", "[unit][live]") {
   }
   // [cc] temperature = 21 by default: CC 21 at 127 is the top of its range.
   rig.input(InputKind::kControlChange, 21, 127);
-  CHECK(rig.engine->config().sampling.temperature == Approx(10.0));
+  CHECK(rig.engine->settings().sampling.temperature == Approx(10.0));
   REQUIRE(rig.engine->pop_notification(n));
   CHECK(n.control == config::Control::kTemperature);
   // Learn: the next CC moved drives density.
@@ -312,9 +312,9 @@ TEST_CASE("controls by CC, MIDI-learn and tap tempo", "[unit][live]") {
   REQUIRE(rig.engine->pop_notification(n));
   CHECK(n.kind == Notification::Kind::kLearned);
   CHECK(n.cc == 30);
-  CHECK(rig.engine->config().cc.at("density") == 30);
+  CHECK(rig.engine->settings().cc_control[30] == static_cast<std::uint8_t>(config::Control::kDensity));
   rig.input(InputKind::kControlChange, 30, 127);
-  CHECK(rig.engine->config().sampling.density == Approx(4.0));
+  CHECK(rig.engine->settings().sampling.density == Approx(4.0));
   // Tap tempo: four taps 400 ms apart = 150 bpm.
   for (int i = 0; i < 4; ++i) {
     rig.control(config::Control::kTap, 1);

@@ -288,4 +288,36 @@ TEST_CASE("the live engine does not allocate while it plays", "[unit][packed][li
   CHECK(g_allocations.load() == before);
   const auto probe = std::make_unique<int>(1);  // the counter counts
   CHECK(g_allocations.load() == before + 1);
+
+  // What the control thread hands over is built there; on the engine thread a
+  // reconfigure (SIGHUP), controls by OSC and CC, a MIDI-learn, a mode switch
+  // and a panic allocate nothing.
+  auto reloaded = std::make_unique<config::LiveSettings>(config::live_settings(config));
+  reloaded->sampling.temperature = 0.7;
+  reloaded->clock.beats_per_bar = 3;
+  const auto before_controls = g_allocations.load();
+  auto replaced = engine.reconfigure(std::move(reloaded));
+  const auto control = [&](config::Control id, double value) {
+    engine.handle(InputEvent{
+        .time_ns = clock.t, .kind = InputKind::kControl, .control = static_cast<std::uint8_t>(id), .value = value});
+  };
+  const auto cc = [&](std::int16_t number, std::int16_t value) {
+    engine.handle(InputEvent{.time_ns = clock.t, .kind = InputKind::kControlChange, .a = number, .b = value});
+  };
+  engine.handle(InputEvent{
+      .time_ns = clock.t, .kind = InputKind::kLearn, .control = static_cast<std::uint8_t>(config::Control::kDensity)});
+  cc(30, 10);  // learned: CC 30 now moves density
+  cc(30, 90);  // density by CC
+  cc(21, 40);  // temperature by its default CC
+  control(config::Control::kTopK, 8);
+  control(config::Control::kKey, 3);
+  control(config::Control::kMode, 0);  // continue
+  control(config::Control::kMode, 2);  // accompany again
+  control(config::Control::kChannel, 2);
+  control(config::Control::kPanic, 1);
+  play(8);
+  CHECK(g_allocations.load() == before_controls);
+  CHECK(engine.settings().cc_control[30] == static_cast<std::uint8_t>(config::Control::kDensity));
+  CHECK(engine.settings().clock.beats_per_bar == 3);
+  CHECK(replaced->clock.beats_per_bar == 4);
 }

@@ -42,6 +42,12 @@ using namespace nextbeat;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using Kind = io::OscCommand::Kind;
+
+namespace {
+bool is_request(const io::OscCommand& command, io::OscRequest request) {
+  return command.kind == Kind::kRequest && command.request == request;
+}
+}  // namespace
 using engine::InputKind;
 
 extern char** environ;
@@ -296,9 +302,9 @@ class OscDump {
 // --- The server's surroundings ------------------------------------------------
 
 struct FakeRequests : io::OscRequests {
-  void load_model(std::string name) override { record("model " + name); }
-  void status() override { record("status"); }
-  void save() override { record("save"); }
+  void request(io::OscRequest what, std::string argument) override {
+    record(std::string(io::osc_request_name(what)) + (argument.empty() ? "" : " " + argument));
+  }
 
   std::vector<std::string> calls() {
     const std::lock_guard lock(mutex);
@@ -508,14 +514,15 @@ TEST_CASE("osc decode: learn, model, status, save", "[unit]") {
   CHECK(refusal(Msg("/nextbeat/learn")) == "/nextbeat/learn: expected a control name (s), got no argument");
 
   const io::OscCommand model = decode_one(Msg("/nextbeat/model").s("default:pianoroll"));
-  CHECK(model.kind == Kind::kLoadModel);
+  CHECK(model.kind == Kind::kRequest);
+  CHECK(model.request == io::OscRequest::kModel);
   CHECK(model.text == "default:pianoroll");
   CHECK(refusal(Msg("/nextbeat/model").i(1)) ==
         "/nextbeat/model: expected a model (s): a file path, default:events or default:pianoroll, got an int32 (i)");
   CHECK(refusal(Msg("/nextbeat/model").s("")).ends_with("got an empty string"));
 
-  CHECK(decode_one(Msg("/nextbeat/status")).kind == Kind::kStatus);
-  CHECK(decode_one(Msg("/nextbeat/save")).kind == Kind::kSave);
+  CHECK(is_request(decode_one(Msg("/nextbeat/status")), io::OscRequest::kStatus));
+  CHECK(is_request(decode_one(Msg("/nextbeat/save")), io::OscRequest::kSave));
   CHECK(refusal(Msg("/nextbeat/status").i(1)) == "/nextbeat/status: expected no argument, got an int32 (i)");
 }
 
@@ -545,7 +552,7 @@ TEST_CASE("osc decode: bundles, nested, in order", "[unit]") {
   CHECK(out[0].event.kind == InputKind::kNoteOn);
   CHECK(out[1].event.control == control_id(config::Control::kTempo));
   CHECK(out[1].event.value == 90);
-  CHECK(out[2].kind == Kind::kStatus);
+  CHECK(is_request(out[2], io::OscRequest::kStatus));
   CHECK(out[3].kind == Kind::kRefused);
   CHECK(out[3].text == "/nextbeat/tempo: expected a number in 20..400, got 1000");
   CHECK(decode(bundle({})).empty());
@@ -575,7 +582,7 @@ TEST_CASE("osc decode: malformed packets and bundles are refused, never read pas
 
   std::vector<std::uint8_t> deep = Msg("/nextbeat/status");
   for (int i = 0; i < io::kOscMaxBundleDepth; ++i) deep = bundle({deep});
-  CHECK(decode_one(deep).kind == Kind::kStatus);
+  CHECK(is_request(decode_one(deep), io::OscRequest::kStatus));
   deep = bundle({deep});
   CHECK(refusal(deep) == "#bundle: expected bundles nested at most 8 deep, got deeper");
 }
