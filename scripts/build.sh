@@ -5,5 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${NEXTBEAT_BUILD_DIR:-$root/build}
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNEXTBEAT_BUILD_TESTS=ON "$@"
+# Prefix /usr: what the Debian package installs (scripts/package.sh), so that
+# the bundled-model and config paths compiled in are the installed ones.
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DNEXTBEAT_BUILD_TESTS=ON "$@"
 cmake --build "$build" -j "${NEXTBEAT_JOBS:-2}"

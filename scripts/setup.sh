@@ -7,6 +7,9 @@ set -euo pipefail
 # Build: compiler, CMake and the libraries named in CMakeLists.txt.
 build_pkgs=(
   build-essential cmake pkg-config git
+  help2man                # the man page, made from --help at build time
+  systemd                 # systemd-analyze: the unit's hardening check
+  man-db                  # man -l: the package test reads the man page
   libtorch-dev            # LibTorch (CPU) for engine/
   librtmidi-dev           # MIDI in/out
   librtaudio-dev          # audio out
