@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -85,6 +87,7 @@ struct LiveSession::Impl final : io::OscRequests {
   void engine_loop();
   void output_loop();
   void poll();
+  void feed_watchdog();
   void rescan();
   // Loads `name` with the device and precision of `settings` and hands it to the engine.
   void swap_model(const std::string& name, const config::ModelConfig& settings);
@@ -123,6 +126,14 @@ struct LiveSession::Impl final : io::OscRequests {
   std::atomic<bool> output_stopping{false};
   std::atomic<bool> midi_out_alive{true};  // false once the JACK server is gone
   std::atomic<std::int64_t> max_lateness_ns{0};
+  // The engine thread counts its loop turns (at least one per 50 ms); the
+  // control thread pings systemd's watchdog only while the count moves.
+  std::atomic<std::uint64_t> engine_heartbeat{0};
+  std::uint64_t watchdog_usec = 0;  // 0: no watchdog (WatchdogSec= unset)
+  std::uint64_t heartbeat_at_ping = 0;
+  std::int64_t last_ping_ns = 0;
+  bool engine_stalled = false;
+  std::int64_t stall_after_ns = -1;  // fault injection for the watchdog test, see start()
   bool stopped = false;
   std::string model_name;
 };
@@ -147,6 +158,9 @@ void LiveSession::Impl::start() {
   if (midi_in) {
     try {
       midi_out = std::make_unique<io::MidiOutput>(config.midi);
+      // Notes left on by a previous run that did not end cleanly (a crash,
+      // SIGKILL, the watchdog) end before nextbeat plays its first note.
+      midi_out->all_notes_off_everywhere();
       spdlog::info("{}", midi_out->where_to_connect());
     } catch (const std::exception& e) {
       spdlog::warn("MIDI out: {}; running without MIDI output", e.what());
@@ -173,6 +187,10 @@ void LiveSession::Impl::start() {
   }
   if (!midi_in && !osc_in) spdlog::warn("no input is open: nextbeat can hear nothing (see the messages above)");
 
+  if (const char* stall = std::getenv("NEXTBEAT_FAULT_STALL_ENGINE_MS")) {
+    stall_after_ns = std::atoll(stall) * 1'000'000;
+    spdlog::warn("fault injection: the engine thread stalls {} ms after start", std::atoll(stall));
+  }
   engine_outputs = std::make_unique<EngineOutputs>(to_output, output_wake, audio.get());
   engine = std::make_unique<engine::LiveEngine>(std::move(model), config, *engine_outputs, clock);
   output_thread = std::thread([this] { output_loop(); });
@@ -180,6 +198,10 @@ void LiveSession::Impl::start() {
   const bool rt = try_realtime(engine_thread, 70) && try_realtime(output_thread, 75);
   if (!rt) spdlog::info("real-time priority not permitted (SCHED_FIFO); the engine runs at normal priority");
 
+  // systemd's watchdog (WatchdogSec= in the unit): pinged from poll().
+  if (sd_watchdog_enabled(0, &watchdog_usec) <= 0) watchdog_usec = 0;
+  if (watchdog_usec > 0) spdlog::info("systemd watchdog: {} ms", watchdog_usec / 1000);
+  last_ping_ns = now_ns();
   poll_timer.expires_after(kPollPeriod);
   poll_timer.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) poll();
@@ -199,7 +221,14 @@ void LiveSession::Impl::engine_loop() {
   // ~10x slower on 2 cores (measured: 1.7 ms per event instead of ~0.2 ms).
   engine::set_inference_threads(config.model.threads);
   engine::InputEvent event;
+  const std::int64_t started = now_ns();
   while (!stopping.load(std::memory_order_acquire)) {
+    if (stall_after_ns >= 0 && now_ns() - started > stall_after_ns) {
+      // NEXTBEAT_FAULT_STALL_ENGINE_MS: the engine wedges (until stop), as a bug would.
+      std::this_thread::sleep_for(milliseconds(10));
+      continue;
+    }
+    engine_heartbeat.fetch_add(1, std::memory_order_relaxed);
     while (hub.pop(event)) engine->handle(event);
     model_handover.receive([this](std::unique_ptr<LstmModel> model) { return engine->swap_model(std::move(model)); });
     settings_handover.receive(
@@ -234,6 +263,7 @@ void LiveSession::Impl::output_loop() {
 }
 
 void LiveSession::Impl::poll() {
+  feed_watchdog();
   engine::Notification n;
   while (engine->pop_notification(n)) {
     const auto& spec = config::control_spec(n.control);
@@ -265,6 +295,25 @@ void LiveSession::Impl::poll() {
   poll_timer.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) poll();
   });
+}
+
+void LiveSession::Impl::feed_watchdog() {
+  if (watchdog_usec == 0) return;
+  const std::int64_t now = now_ns();
+  const auto interval_ns = static_cast<std::int64_t>(watchdog_usec) * 1000 / 2;
+  if (now - last_ping_ns < interval_ns) return;
+  const std::uint64_t beat = engine_heartbeat.load(std::memory_order_relaxed);
+  if (beat == heartbeat_at_ping) {
+    if (!engine_stalled)
+      spdlog::error("the engine thread has not moved for {} ms; no watchdog ping: systemd will restart nextbeat",
+                    (now - last_ping_ns) / 1'000'000);
+    engine_stalled = true;
+    return;
+  }
+  engine_stalled = false;
+  heartbeat_at_ping = beat;
+  last_ping_ns = now;
+  sd_notify(0, "WATCHDOG=1");
 }
 
 void LiveSession::Impl::rescan() {

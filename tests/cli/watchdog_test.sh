@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# systemd's watchdog, with a fake NOTIFY_SOCKET: `nextbeat run` says READY=1
+# and pings WATCHDOG=1 while its engine thread moves; when the engine thread
+# wedges (fault injection: NEXTBEAT_FAULT_STALL_ENGINE_MS) the pings stop, so
+# that systemd (WatchdogSec=) kills and restarts it, and the log says why.
+set -uo pipefail
+nextbeat=$1
+fail() { echo "FAIL: $*" >&2; cat "$tmp/notify" "$log" >&2 2>/dev/null; exit 1; }
+tmp=$(mktemp -d)
+log=$tmp/log
+pid=
+peer=
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$peer" ] && kill "$peer" 2>/dev/null; rm -rf "$tmp"' EXIT
+export JACK_DEFAULT_SERVER=nextbeat-test-no-such-server-$$
+
+/usr/bin/python3 "$(dirname "$0")/notify_peer.py" "$tmp/notify.sock" 12 >"$tmp/notify" &
+peer=$!
+for _ in $(seq 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.1; done
+[ -S "$tmp/notify.sock" ] || fail "the fake notify socket did not appear"
+
+osc_port=$((20000 + RANDOM % 20000))
+# Watchdog 1 s (pings every 0.5 s); the engine wedges 4 s after it starts.
+NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=1000000 NEXTBEAT_FAULT_STALL_ENGINE_MS=4000 \
+  "$nextbeat" run -o osc.port=$osc_port -o osc.reply_port=$((osc_port + 1)) >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q "READY=1" "$tmp/notify" && break; sleep 0.1; done
+grep -q "READY=1" "$tmp/notify" || fail "no READY=1"
+grep -q "systemd watchdog: 1000 ms" "$log" || fail "the watchdog setting is not logged"
+# Let the stall come (4 s after start) and pass well beyond one watchdog period.
+for _ in $(seq 100); do grep -q "has not moved" "$log" && break; sleep 0.1; done
+grep -q "the engine thread has not moved" "$log" || fail "the stall is not logged"
+sleep 2
+kill -TERM "$pid"
+wait "$pid"
+pid=
+pings=$(grep -c "WATCHDOG=1" "$tmp/notify")
+[ "$pings" -ge 4 ] || fail "only $pings watchdog pings while the engine ran"
+# The last ping came before the stall was noticed, and none for 2 s after it.
+last_ping=$(grep "WATCHDOG=1" "$tmp/notify" | tail -1 | cut -d' ' -f1)
+stopping=$(grep "STOPPING=1" "$tmp/notify" | tail -1 | cut -d' ' -f1)
+[ -n "$stopping" ] || fail "no STOPPING=1 on SIGTERM"
+awk -v a="$last_ping" -v b="$stopping" 'BEGIN { exit !(b - a >= 2.0) }' ||
+  fail "a watchdog ping at ${last_ping}s came while the engine was wedged (stop at ${stopping}s)"
+echo "watchdog: $pings pings while the engine ran, none for $(awk -v a="$last_ping" -v b="$stopping" 'BEGIN{printf "%.1f", b-a}') s after it wedged"
