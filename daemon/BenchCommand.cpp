@@ -25,6 +25,7 @@
 
 #include "config/ConfigLoader.h"
 #include "daemon/Commands.h"
+#include "daemon/LiveBench.h"
 #include "engine/live/LiveEngine.h"
 #include "engine/model/Model.h"
 #include "engine/model/Runtime.h"
@@ -125,28 +126,6 @@ engine::ModelSpec fresh_spec(const std::string& size) {
   return spec;
 }
 
-// One step at a time over `steps`, state carried: the time of each. A short
-// sleep every few steps, as between a performer's events: a SCHED_FIFO loop
-// that never sleeps is stopped by the kernel's real-time throttling (50 ms a
-// second), which would show as a step of 50 ms.
-std::vector<std::int64_t> time_steps(LstmModel& model, const std::vector<engine::Step>& steps) {
-  model.reset();
-  std::vector<std::int64_t> ns;
-  ns.reserve(steps.size());
-  std::int64_t busy_ns = 0;
-  for (const auto& s : steps) {
-    if (ns.size() % 16 == 15) {
-      std::this_thread::sleep_for(std::chrono::nanoseconds(std::max<std::int64_t>(200'000, busy_ns / 8)));
-      busy_ns = 0;
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    model.step(s);
-    ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
-    busy_ns += ns.back();
-  }
-  return ns;
-}
-
 // Real time, except that most of the waiting is skipped: the engine's
 // computing costs what it costs (a slow rollout misses its deadline as it
 // would live), but the idle time between events passes at once, so 10,000
@@ -190,10 +169,12 @@ struct LogReader {
 // A performer playing eighth notes of a C major melody, every beat, and
 // nextbeat accompanying: a prediction every beat, performer events and
 // nextbeat's own notes fed to the state in between, as on stage.
-Json simulate_live(std::unique_ptr<LstmModel> model, config::Config config, const BenchOptions& o) {
+}  // namespace
+
+nlohmann::ordered_json simulate_live(std::unique_ptr<LstmModel> model, config::Config config, int beats, double bpm) {
   config.engine.mode = config::Mode::kAccompany;
   config.clock.source = config::ClockSource::kInternal;
-  config.clock.tempo_bpm = o.bpm;
+  config.clock.tempo_bpm = bpm;
   config.sampling.seed = 7;
   SkippingClock clock;
   CountingSink sink;
@@ -202,14 +183,14 @@ Json simulate_live(std::unique_ptr<LstmModel> model, config::Config config, cons
   LogReader rollouts{stats.rollout_ns}, events{stats.step_ns}, computes{stats.step_compute_ns};
 
   static constexpr int kMelody[] = {60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62};
-  const auto beat_ns = static_cast<std::int64_t>(60e9 / o.bpm);
+  const auto beat_ns = static_cast<std::int64_t>(60e9 / bpm);
   const std::int64_t t0 = clock.now_ns() + beat_ns;
   std::int64_t note = 0;  // eighth notes since t0; each has an on and an off event
   bool off_next = false;
   const auto event_time = [&] { return t0 + note * beat_ns / 2 + (off_next ? beat_ns * 2 / 5 : 0); };
 
   const auto wall = std::chrono::steady_clock::now();
-  while (stats.beats.load() < static_cast<std::uint64_t>(o.beats)) {
+  while (stats.beats.load() < static_cast<std::uint64_t>(beats)) {
     const std::int64_t due = event_time();
     clock.skip_to(std::min(live.next_wakeup_ns(), due));
     if (clock.now_ns() >= due) {
@@ -229,7 +210,7 @@ Json simulate_live(std::unique_ptr<LstmModel> model, config::Config config, cons
   live.stop();
   const double wall_s = seconds_since(wall);
   return Json{{"beats", stats.beats.load()},
-              {"bpm", o.bpm},
+              {"bpm", bpm},
               {"mode", "accompany"},
               {"latency_budget_ms", config.engine.latency_budget_ms},
               {"predictions", stats.predictions.load()},
@@ -242,6 +223,8 @@ Json simulate_live(std::unique_ptr<LstmModel> model, config::Config config, cons
               {"notes_out", sink.notes},
               {"wall_s", std::round(wall_s * 10) / 10}};
 }
+
+namespace {
 
 Json run_bench(const BenchOptions& o) {
   const config::Config config =
@@ -314,7 +297,7 @@ Json run_bench(const BenchOptions& o) {
   }
   model.reset();
 
-  report["live"] = simulate_live(std::move(live.model), config, o);
+  report["live"] = simulate_live(std::move(live.model), config, o.beats, o.bpm);
   const auto [rss, peak] = resident_mib();
   report["memory_mib"] = Json{{"rss", std::round(rss * 10) / 10}, {"peak_rss", std::round(peak * 10) / 10}};
   return report;
@@ -389,6 +372,24 @@ Subcommand add_bench_command(CLI::App& parent) {
             }
             return 0;
           })};
+}
+
+std::vector<std::int64_t> time_steps(engine::LstmModel& model, const std::vector<engine::Step>& steps) {
+  model.reset();
+  std::vector<std::int64_t> ns;
+  ns.reserve(steps.size());
+  std::int64_t busy_ns = 0;
+  for (const auto& s : steps) {
+    if (ns.size() % 16 == 15) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(std::max<std::int64_t>(200'000, busy_ns / 8)));
+      busy_ns = 0;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    model.step(s);
+    ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    busy_ns += ns.back();
+  }
+  return ns;
 }
 
 }  // namespace nextbeat::daemon

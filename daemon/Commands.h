@@ -50,5 +50,6 @@ Subcommand add_train_command(CLI::App& parent);     // TrainCommand.cpp
 Subcommand add_eval_command(CLI::App& parent);      // EvalCommand.cpp
 Subcommand add_generate_command(CLI::App& parent);  // GenerateCommand.cpp
 Subcommand add_bench_command(CLI::App& parent);     // BenchCommand.cpp
+Subcommand add_doctor_command(CLI::App& parent);    // DoctorCommand.cpp
 
 }  // namespace nextbeat::daemon

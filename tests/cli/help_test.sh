@@ -6,7 +6,7 @@ nextbeat=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 help=$("$nextbeat" --help) || fail "--help exited non-zero"
-for sub in run devices check-config train eval generate bench; do
+for sub in run devices check-config train eval generate bench doctor; do
   grep -qE "^  $sub " <<<"$help" || fail "--help does not list '$sub'"
   "$nextbeat" "$sub" --help >/dev/null || fail "'$sub --help' exited non-zero"
 done
