@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +30,7 @@
 #include "engine/live/LiveEngine.h"
 #include "engine/model/Model.h"
 #include "engine/model/Runtime.h"
+#include "engine/model/VectorMath.h"
 #include "engine/offline/Generator.h"
 
 namespace nextbeat::daemon {
@@ -124,6 +126,45 @@ engine::ModelSpec fresh_spec(const std::string& size) {
   spec.hidden = hidden;
   spec.embed = hidden;
   return spec;
+}
+
+// This core's read bandwidth over a buffer of `bytes` (as many as the step
+// reads), in bytes per ns: repeated passes, best of several, so that the
+// buffer sits wherever a step's weights would (L2, L3 or memory). A step
+// cannot be faster than its weight bytes over this: the floor bench prints.
+NEXTBEAT_VECTOR_CLONES double read_bandwidth(std::size_t bytes) {
+  using Lanes = std::uint64_t __attribute__((vector_size(64)));  // GCC splits it to what the CPU has
+  const std::size_t n = std::max<std::size_t>(1, bytes / sizeof(Lanes));
+  // Not a std::vector<Lanes>: GCC drops the vector type's 64-byte alignment
+  // when it is a template argument, and the loads below are aligned ones.
+  const std::unique_ptr<void, decltype(&std::free)> storage(std::aligned_alloc(64, n * sizeof(Lanes)), &std::free);
+  if (!storage) return 0;
+  auto* buffer = static_cast<Lanes*>(storage.get());
+  for (std::size_t i = 0; i < n; ++i) buffer[i] = Lanes{} + static_cast<std::uint64_t>(i);
+  Lanes a{}, b{}, c{}, d{};
+  double best_ns = 1e300;
+  const std::size_t passes = std::max<std::size_t>(1, (64u << 20) / (n * sizeof(Lanes)));  // ~64 MB a trial
+  for (int trial = 0; trial < 7; ++trial) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::size_t p = 0; p < passes; ++p) {
+      std::size_t i = 0;
+      for (; i + 4 <= n; i += 4) {
+        a += buffer[i];
+        b += buffer[i + 1];
+        c += buffer[i + 2];
+        d += buffer[i + 3];
+      }
+      for (; i < n; ++i) a += buffer[i];
+      asm volatile("" ::: "memory");  // the buffer may have changed: every pass loads it again
+    }
+    const double ns = static_cast<double>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    best_ns = std::min(best_ns, ns / static_cast<double>(passes));
+  }
+  const Lanes sum = a + b + c + d;
+  volatile std::uint64_t sink = sum[0];  // the sums are used, so the loads are not dead
+  (void)sink;
+  return static_cast<double>(n * sizeof(Lanes)) / best_ns;
 }
 
 // Real time, except that most of the waiting is skipped: the engine's
@@ -285,6 +326,17 @@ Json run_bench(const BenchOptions& o) {
   const auto steps = engine::self_sampled_steps(model, o.steps, 1);
   const auto ours = time_steps(model, steps);
   report["step_us"] = distribution_us(ours);
+  // The floor: the bytes a step reads over this core's bandwidth for that many bytes.
+  const auto step_bytes = model.packed_matrix_bytes();
+  const double bytes_per_ns = step_bytes > 0 && !model.on_cuda() ? read_bandwidth(step_bytes) : 0;
+  if (bytes_per_ns > 0) {
+    const double floor_us = static_cast<double>(step_bytes) / bytes_per_ns / 1000.0;
+    report["step_floor"] =
+        Json{{"bytes", step_bytes},
+             {"read_gb_per_s", std::round(bytes_per_ns * 10) / 10},
+             {"floor_us", std::round(floor_us * 10) / 10},
+             {"p50_over_floor", std::round(engine::percentile_us(ours, 0.5) / floor_us * 100) / 100}};
+  }
   if (o.stock && !model.on_cuda()) {
     const auto path = model.step_path();
     const auto precision = model.precision();
@@ -325,6 +377,12 @@ void print_text(const Json& r, std::ostream& out) {
   out << "start-up     model ready in " << r["startup_ms"]["model_ready"] << " ms, "
       << r["startup_ms"]["process_to_ready"] << " ms from exec\n";
   out << "step         " << d(r["step_us"]) << "\n";
+  if (r.contains("step_floor")) {
+    const auto& f = r["step_floor"];
+    out << "floor        " << f["floor_us"] << " µs: " << f["bytes"].get<std::uint64_t>() / 1024 << " KiB at "
+        << f["read_gb_per_s"] << " GB/s (this core reading that many bytes); step p50 is " << f["p50_over_floor"]
+        << "x its floor\n";
+  }
   if (r.contains("stock_libtorch_step_us"))
     out << "stock step   " << d(r["stock_libtorch_step_us"])
         << "  (torch::nn::LSTM module, same weights): " << r["speedup_vs_stock_p50"] << "x\n";
