@@ -4,11 +4,14 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -67,20 +70,48 @@ struct LiveSession::Impl final : io::OscRequests {
       : config(c), config_path(std::move(path)), io(context), poll_timer(context), rescan_timer(context) {}
 
   // ---- OSC requests (OSC thread): posted to the control thread ----
+  // A flood of requests costs one each: a request of a kind that is already
+  // waiting joins it (a model request replaces the waiting name: the latest
+  // wins), and a model request while a model loads is refused. Before, each
+  // /nextbeat/model queued a whole load: 100 in one bundle took 1 GB and 32 s.
   void request(io::OscRequest what, std::string argument) override {
-    boost::asio::post(io, [this, what, argument = std::move(argument)] {
-      switch (what) {
-        case io::OscRequest::kModel:
-          swap_model(argument, config.model);
-          break;
-        case io::OscRequest::kStatus:
-          send_status();
-          break;
-        case io::OscRequest::kSave:
-          save_cc();
-          break;
+    const std::lock_guard lock(request_mutex);
+    if (what == io::OscRequest::kModel) {
+      if (model_loading)
+        throw std::runtime_error("a model is loading (" + model_loading_name +
+                                 "); send the request again once /nextbeat/model has answered");
+      model_request = std::move(argument);
+    }
+    bool& pending = request_pending[static_cast<std::size_t>(what)];
+    if (pending) return;
+    pending = true;
+    boost::asio::post(io, [this, what] { serve(what); });
+  }
+  // called on: the control thread.
+  void serve(io::OscRequest what) {
+    std::string name;
+    {
+      const std::lock_guard lock(request_mutex);
+      request_pending[static_cast<std::size_t>(what)] = false;
+      if (what == io::OscRequest::kModel) {
+        name = std::move(model_request);
+        model_loading = true;
+        model_loading_name = name;
       }
-    });
+    }
+    switch (what) {
+      case io::OscRequest::kModel:
+        swap_model(name, config.model);
+        break;
+      case io::OscRequest::kStatus:
+        send_status();
+        break;
+      case io::OscRequest::kSave:
+        save_cc();
+        break;
+    }
+    const std::lock_guard lock(request_mutex);
+    if (what == io::OscRequest::kModel) model_loading = false;
   }
 
   void start();
@@ -126,6 +157,12 @@ struct LiveSession::Impl final : io::OscRequests {
   std::atomic<bool> output_stopping{false};
   std::atomic<bool> midi_out_alive{true};  // false once the JACK server is gone
   std::atomic<std::int64_t> max_lateness_ns{0};
+  // OSC requests waiting for the control thread (request() and serve()).
+  std::mutex request_mutex;
+  std::array<bool, io::kOscRequestCount> request_pending{};  // by io::OscRequest
+  std::string model_request;                                 // the latest /nextbeat/model name while one waits
+  bool model_loading = false;
+  std::string model_loading_name;
   // The engine thread counts its loop turns (at least one per 50 ms); the
   // control thread pings systemd's watchdog only while the count moves.
   std::atomic<std::uint64_t> engine_heartbeat{0};

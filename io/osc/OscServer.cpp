@@ -203,7 +203,7 @@ struct RequestSpec {
   bool takes_text;
   std::string_view expected;
 };
-constexpr std::array<RequestSpec, 3> kRequests{{
+constexpr std::array<RequestSpec, kOscRequestCount> kRequests{{
     {OscRequest::kModel, "model", true, "a model (s): a file path, default:events or default:pianoroll"},
     {OscRequest::kStatus, "status", false, "no argument"},
     {OscRequest::kSave, "save", false, "no argument"},

@@ -34,6 +34,7 @@ enum class OscRequest : std::uint8_t {
   kStatus,  // /nextbeat/status
   kSave,    // /nextbeat/save: write the [cc] bindings (MIDI-learn) back to the config file
 };
+inline constexpr std::size_t kOscRequestCount = static_cast<std::size_t>(OscRequest::kSave) + 1;
 // "model", "status", "save": the address after /nextbeat/.
 std::string_view osc_request_name(OscRequest request);
 
