@@ -49,6 +49,45 @@ using std::chrono::milliseconds;
 constexpr auto kPollPeriod = milliseconds(20);     // notifications, hand-backs
 constexpr auto kRescanPeriod = milliseconds(500);  // MIDI hot-plug (a port back within 2 s)
 constexpr std::int64_t kOutputIdleNs = 100'000'000;
+// The engine thread's work between two looks at the clock.
+constexpr int kMaxEventsPerTurn = 64;
+// An input this old when the engine gets to it (a flood backed the queues up)
+// is shed, except what keeps state true: note-offs and the MIDI clock.
+constexpr std::int64_t kStaleInputNs = 250'000'000;
+
+// A performer sends tens of events a second, a dense MIDI controller a few
+// hundred; each note costs a model step. A flood of thousands would keep the
+// engine thread busy until the kernel throttles it (a SCHED_FIFO thread gets
+// 95 % of a second) and beats are lost, so past this rate (a token bucket
+// on the events' own timestamps) sheddable inputs are shed.
+class InputBudget {
+ public:
+  static constexpr double kPerSecond = 1000;
+  static constexpr double kBurst = 250;
+  bool take(std::int64_t t_ns) noexcept {
+    tokens_ = std::min(kBurst, tokens_ + static_cast<double>(t_ns - last_ns_) * 1e-9 * kPerSecond);
+    last_ns_ = std::max(last_ns_, t_ns);
+    if (tokens_ < 1) return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+ private:
+  double tokens_ = kBurst;
+  std::int64_t last_ns_ = 0;
+};
+
+bool sheddable(const engine::InputEvent& event) {
+  using engine::InputKind;
+  switch (event.kind) {
+    case InputKind::kNoteOn:
+    case InputKind::kControlChange:
+    case InputKind::kControl:
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::int64_t now_ns() {
   return engine::SteadyClock().now_ns();
@@ -166,7 +205,8 @@ struct LiveSession::Impl final : io::OscRequests {
   // The engine thread counts its loop turns (at least one per 50 ms); the
   // control thread pings systemd's watchdog only while the count moves.
   std::atomic<std::uint64_t> engine_heartbeat{0};
-  std::uint64_t watchdog_usec = 0;  // 0: no watchdog (WatchdogSec= unset)
+  std::atomic<std::uint64_t> shed{0};  // inputs dropped by the engine thread as stale (status: "shed")
+  std::uint64_t watchdog_usec = 0;     // 0: no watchdog (WatchdogSec= unset)
   std::uint64_t heartbeat_at_ping = 0;
   std::int64_t last_ping_ns = 0;
   bool engine_stalled = false;
@@ -258,6 +298,7 @@ void LiveSession::Impl::engine_loop() {
   // ~10x slower on 2 cores (measured: 1.7 ms per event instead of ~0.2 ms).
   engine::set_inference_threads(config.model.threads);
   engine::InputEvent event;
+  InputBudget input_budget;
   const std::int64_t started = now_ns();
   while (!stopping.load(std::memory_order_acquire)) {
     if (stall_after_ns >= 0 && now_ns() - started > stall_after_ns) {
@@ -266,12 +307,23 @@ void LiveSession::Impl::engine_loop() {
       continue;
     }
     engine_heartbeat.fetch_add(1, std::memory_order_relaxed);
-    while (hub.pop(event)) engine->handle(event);
+    // Beats first: inputs are handled until the engine's next deadline is
+    // due (at most kMaxEventsPerTurn), then time moves on. Before, the loop
+    // emptied the queues first, and a flood of OSC starved the beat.
+    int handled = 0;
+    while (handled < kMaxEventsPerTurn && now_ns() < engine->next_wakeup_ns() && hub.pop(event)) {
+      ++handled;
+      if (sheddable(event) && (now_ns() - event.time_ns > kStaleInputNs || !input_budget.take(event.time_ns))) {
+        shed.fetch_add(1, std::memory_order_relaxed);  // too late or too many to matter; counted in status
+        continue;
+      }
+      engine->handle(event);
+    }
     model_handover.receive([this](std::unique_ptr<LstmModel> model) { return engine->swap_model(std::move(model)); });
     settings_handover.receive(
         [this](std::unique_ptr<config::LiveSettings> s) { return engine->reconfigure(std::move(s)); });
     engine->advance();
-    hub.wait_until(engine->next_wakeup_ns());
+    if (handled < kMaxEventsPerTurn && now_ns() < engine->next_wakeup_ns()) hub.wait_until(engine->next_wakeup_ns());
   }
   engine->stop();  // every own note ends; the output thread sends the note-offs
   output_wake.signal();
@@ -410,6 +462,8 @@ void LiveSession::Impl::send_status() {
       static_cast<std::int32_t>(s.notes_out.load()),
       std::string("dropped"),
       static_cast<std::int32_t>(hub.dropped() + to_output.dropped()),
+      std::string("shed"),
+      static_cast<std::int32_t>(shed.load()),
       std::string("osc_refused"),
       static_cast<std::int32_t>(osc.refused),
       std::string("step_p50_us"),

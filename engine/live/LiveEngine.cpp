@@ -262,6 +262,9 @@ void LiveEngine::handle(const InputEvent& event) noexcept {
 
 void LiveEngine::performer_note(const InputEvent& event, bool on) noexcept {
   if (event.a < 0 || event.a > 127 || stopped_) return;
+  // A note-off of a key the performer does not hold says nothing (and costs
+  // a model step): a flood of them, or the off of a shed note-on, is ignored.
+  if (!on && !performer_held_.test(static_cast<std::size_t>(event.a))) return;
   const std::int64_t tick = tick_at(event.time_ns);
   feed_own_until(tick);
   const std::int64_t started = now();  // the event's own steps from here

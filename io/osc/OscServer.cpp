@@ -41,6 +41,9 @@ constexpr std::size_t kMaxErrorText = 1000;
 // At most this many /nextbeat/error replies answer one datagram (a bundle of
 // thousands of bad messages is counted in full, answered in part).
 constexpr int kMaxRepliesPerDatagram = 8;
+// /nextbeat/error replies a second at most, whatever comes in: a flood of bad
+// messages must not become a flood of replies (the refusals are still counted).
+constexpr int kMaxErrorRepliesPerSecond = 20;
 
 std::string format_number(double x) {
   char buf[32];
@@ -432,9 +435,17 @@ struct OscServer::Impl {
       return;
     }
     int replies_left = kMaxRepliesPerDatagram;
+    if (now_ns - error_window_ns >= 1'000'000'000) {
+      error_window_ns = now_ns;
+      errors_in_window = 0;
+    }
     const auto refuse = [&](const std::string& text) {
       refused.fetch_add(1, std::memory_order_relaxed);
-      if (replies_left-- > 0) replies.error(text);
+      if (replies_left-- > 0 && errors_in_window++ < kMaxErrorRepliesPerSecond) {
+        replies.error(text);
+      } else {
+        unanswered.fetch_add(1, std::memory_order_relaxed);
+      }
     };
     try {
       commands.clear();
@@ -485,6 +496,9 @@ struct OscServer::Impl {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> ignored{0};
   std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> unanswered{0};
+  std::int64_t error_window_ns = 0;  // OSC thread only: the current second of error replies
+  int errors_in_window = 0;
 };
 
 OscServer::OscServer(const config::OscConfig& config, engine::InputHub& hub, OscRequests& requests)
@@ -542,7 +556,8 @@ const std::string& OscServer::description() const noexcept {
 
 OscServerCounters OscServer::counters() const noexcept {
   return {impl_->received.load(std::memory_order_relaxed), impl_->refused.load(std::memory_order_relaxed),
-          impl_->ignored.load(std::memory_order_relaxed), impl_->dropped.load(std::memory_order_relaxed)};
+          impl_->ignored.load(std::memory_order_relaxed), impl_->dropped.load(std::memory_order_relaxed),
+          impl_->unanswered.load(std::memory_order_relaxed)};
 }
 
 }  // namespace nextbeat::io

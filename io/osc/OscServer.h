@@ -69,10 +69,11 @@ inline constexpr int kOscMaxBundleDepth = 8;
 void decode_osc_packet(std::span<const std::uint8_t> packet, std::int64_t time_ns, std::vector<OscCommand>& out);
 
 struct OscServerCounters {
-  std::uint64_t received = 0;  // messages from allowed senders (bundle elements each count), refused ones included
-  std::uint64_t refused = 0;   // of those, refused (each answered with /nextbeat/error)
-  std::uint64_t ignored = 0;   // datagrams from senders not in osc.allow: not read, not answered
-  std::uint64_t dropped = 0;   // events lost because the InputHub slot was full
+  std::uint64_t received = 0;    // messages from allowed senders (bundle elements each count), refused ones included
+  std::uint64_t refused = 0;     // of those, refused (answered with /nextbeat/error, within the limits below)
+  std::uint64_t ignored = 0;     // datagrams from senders not in osc.allow: not read, not answered
+  std::uint64_t dropped = 0;     // events lost because the InputHub slot was full
+  std::uint64_t unanswered = 0;  // refusals not answered: past 8 a datagram or 20 a second
 };
 
 class OscServer {
