@@ -88,6 +88,9 @@ struct ModelConfig {
   Device device = Device::kAuto;
   WeightPrecision precision = WeightPrecision::kFloat32;
   int threads = 1;
+  // Directories /nextbeat/model may load from, besides default:. The config's
+  // own path is trusted; a path from OSC (any local user can send one) is not.
+  std::vector<std::string> dirs;
   bool operator==(const ModelConfig&) const = default;
 };
 

@@ -204,7 +204,9 @@ std::vector<FieldSpec> build_schema() {
               })
       .choice("device", &ModelConfig::device)
       .choice("precision", &ModelConfig::precision)
-      .integer("threads", &ModelConfig::threads, 1, 64);
+      .integer("threads", &ModelConfig::threads, 1, 64)
+      .string_list("dirs", &ModelConfig::dirs, "a list of absolute directory paths",
+                   [](std::string_view d) { return d.starts_with("/"); });
 
   SectionBuilder<MidiConfig>(f, "midi", &Config::midi)
       .choice("api", &MidiConfig::api)

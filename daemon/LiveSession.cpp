@@ -21,6 +21,7 @@
 
 #include "config/ConfigWriter.h"
 #include "config/Controls.h"
+#include "daemon/Logging.h"
 #include "daemon/OutputFanout.h"
 #include "engine/live/LiveEngine.h"
 #include "engine/live/OutputScheduler.h"
@@ -140,7 +141,12 @@ struct LiveSession::Impl final : io::OscRequests {
     }
     switch (what) {
       case io::OscRequest::kModel:
-        swap_model(name, config.model);
+        if (const auto refusal = refuse_model_path(name)) {
+          spdlog::warn("/nextbeat/model {}: {}", printable(name), *refusal);
+          if (reply) reply->error("/nextbeat/model: " + printable(name) + ": " + *refusal);
+        } else {
+          swap_model(name, config.model);
+        }
         break;
       case io::OscRequest::kStatus:
         send_status();
@@ -161,6 +167,8 @@ struct LiveSession::Impl final : io::OscRequests {
   void rescan();
   // Loads `name` with the device and precision of `settings` and hands it to the engine.
   void swap_model(const std::string& name, const config::ModelConfig& settings);
+  // Why a model path from OSC is refused, if it is.
+  std::optional<std::string> refuse_model_path(const std::string& name) const;
   void send_status();
   void save_cc();
   void stop();
@@ -418,22 +426,47 @@ void LiveSession::Impl::rescan() {
   });
 }
 
+// A model path from OSC (any local user can send one) loads only from
+// default: or under [model] dirs. Decided on the path's text and its
+// symlinks, before the file is opened, with the same answer whether it
+// exists or not: the reply is no oracle for other users' files.
+std::optional<std::string> LiveSession::Impl::refuse_model_path(const std::string& name) const {
+  if (name.starts_with("default:")) return std::nullopt;
+  namespace fs = std::filesystem;
+  const std::string allowed =
+      "models load over OSC from default: and the directories in [model] dirs only (" +
+      (config.model.dirs.empty() ? std::string("none set") : "now " + std::to_string(config.model.dirs.size()) + ")") +
+      (config.model.dirs.empty() ? ")" : "");
+  const fs::path path(name);
+  if (!path.is_absolute()) return "expected an absolute path or default:events | default:pianoroll; " + allowed;
+  std::error_code ec;
+  const fs::path real = fs::weakly_canonical(path, ec);
+  if (ec) return allowed;
+  for (const auto& dir : config.model.dirs) {
+    const fs::path base = fs::weakly_canonical(fs::path(dir), ec);
+    if (ec) continue;
+    const auto [b, r] = std::mismatch(base.begin(), base.end(), real.begin(), real.end());
+    if (b == base.end() && r != real.end()) return std::nullopt;
+  }
+  return allowed;
+}
+
 void LiveSession::Impl::swap_model(const std::string& name, const config::ModelConfig& settings) {
   try {
     auto [model, inference] = engine::load_live_model(name, settings);
     if (!model_handover.send(model)) {
-      spdlog::error("model {}: a previous swap is still in flight; try again", name);
+      spdlog::error("model {}: a previous swap is still in flight; try again", printable(name));
       return;
     }
     hub.wake();
     model_name = name;
     config.model = settings;
     config.model.path = name;
-    spdlog::info("model swapped to {}; {}", name, inference);
+    spdlog::info("model swapped to {}; {}", printable(name), inference);
     if (reply) reply->send("/nextbeat/model", {name});
   } catch (const std::exception& e) {
-    spdlog::error("model {}: {}; keeping the current model", name, e.what());
-    if (reply) reply->error("/nextbeat/model: " + std::string(e.what()));
+    spdlog::error("model {}: {}; keeping the current model", printable(name), printable(e.what(), 400));
+    if (reply) reply->error("/nextbeat/model: " + printable(e.what(), 400));
   }
 }
 

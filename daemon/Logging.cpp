@@ -50,4 +50,25 @@ void set_log_level(config::LogLevel level) {
   spdlog::flush_on(spdlog::level::info);
 }
 
+std::string printable(std::string_view text, std::size_t max) {
+  std::string out;
+  for (const char c : text) {
+    if (out.size() >= max) return out + "...";
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace nextbeat::daemon
