@@ -26,6 +26,7 @@
 
 #include "engine/codec/Codec.h"
 #include "engine/codec/Grid.h"
+#include "engine/codec/PianoRollCodec.h"
 #include "engine/model/Model.h"
 #include "engine/model/Sampler.h"
 
@@ -49,9 +50,8 @@ class FrameRollout {
 
   // Samples and feeds frames until time reaches `end`. feed(const Step&)
   // steps the model; on_note(frame, pitch, velocity) hears every own note
-  // that starts (kVelocity) and ends (0). Before each frame, stop() may end
-  // the rollout early: run() then returns false.
-  static constexpr int kVelocity = 80;  // PianoRollCodec::kPianoRollVelocity: frames carry no velocity
+  // that starts (the codec's one velocity: frames carry none) and ends (0).
+  // Before each frame, stop() may end the rollout early: run() then returns false.
 
   template <class Feed, class OnNote, class Stop>
   bool run(const LstmModel& model, Sampler& sampler, std::int64_t end, Feed&& feed, OnNote&& on_note, Stop&& stop) {
@@ -63,7 +63,7 @@ class FrameRollout {
         auto& since = on_since[p];
         const bool on = s.frame[k] && !held_by_others[p] && !(since >= 0 && time - since >= max_frames_);
         if (on && since < 0) {
-          on_note(time, static_cast<int>(p), kVelocity);
+          on_note(time, static_cast<int>(p), PianoRollCodec::kPianoRollVelocity);
           since = time;
         } else if (!on && since >= 0) {
           on_note(time, static_cast<int>(p), 0);

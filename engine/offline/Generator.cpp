@@ -18,7 +18,8 @@ namespace {
 constexpr std::uint8_t kGeneratedSource = 0;
 
 // Primes the model with the encoded prime, then feeds steps to it, keeping
-// all of them for decoding.
+// all of them for decoding. Called inside the stream's noexcept rollout: a
+// failed allocation there ends the process, as running out of memory would.
 struct Feeder {
   Feeder(LstmModel& m, const Codec& codec, const Score& prime) : model(m), steps(codec.encode(prime).steps) {
     model.reset();
