@@ -292,7 +292,7 @@ Json run_bench(const BenchOptions& o) {
 
   Json report;
   report["model"] = Json{{"name", name},
-                         {"codec", spec.codec.kind == engine::CodecKind::kEvents ? "events" : "pianoroll"},
+                         {"codec", std::string(engine::codec_name(spec.codec.kind))},
                          {"layers", spec.layers},
                          {"hidden", spec.hidden},
                          {"embed", spec.embed},

@@ -87,7 +87,7 @@ int run_eval(const EvalArgs& a) {
     if (a.model.empty()) throw std::runtime_error("--model is required (or --baseline marginals)");
     LstmModel model = LstmModel::load(resolve_model_path(a.model));
     const ModelSpec& spec = model.spec();
-    const bool events = spec.codec.kind == CodecKind::kEvents;
+    const bool events = step_form(spec.codec.kind) == StepForm::kToken;  // token-nll, else frame-nll
     const std::string protocol = a.protocol.empty() ? (events ? "token-nll" : "frame-nll") : a.protocol;
     if ((protocol == "token-nll") != events)
       throw std::runtime_error("--protocol " + protocol + " needs " + (events ? "a pianoroll" : "an events") +

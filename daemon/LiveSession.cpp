@@ -228,7 +228,7 @@ void LiveSession::Impl::start() {
   model_name = config.model.path;
   auto [model, inference] = engine::load_live_model(model_name, config.model);
   spdlog::info("model {}: {} codec, {} x {} LSTM, {} parameters; {}", model_name,
-               model->spec().codec.kind == engine::CodecKind::kEvents ? "events" : "pianoroll", model->spec().layers,
+               engine::codec_name(model->spec().codec.kind), model->spec().layers,
                model->spec().hidden, model->parameter_count(), inference);
 
   // Devices. Each one that cannot open is logged and left out: a performer

@@ -100,14 +100,14 @@ int run_train(TrainArgs& a) {
   if (a.max_steps > 0) o.max_steps = a.max_steps;
 
   ModelSpec& spec = o.spec;
-  spec.codec.kind = a.codec == "events" ? CodecKind::kEvents : CodecKind::kPianoRoll;
+  spec.codec.kind = codec_named(a.codec).value_or(CodecKind::kEvents);  // --codec is checked against the names
   spec.codec.ticks_per_beat = a.ticks_per_beat;
   spec.codec.steps_per_beat = a.steps_per_beat;
   spec.position_inputs = !a.no_position_inputs;
-  const bool events = spec.codec.kind == CodecKind::kEvents;
-  const std::string head = a.head.empty() ? (events ? "softmax" : "nade") : a.head;
+  const bool tokens = step_form(spec.codec.kind) == StepForm::kToken;
+  const std::string head = a.head.empty() ? (tokens ? "softmax" : "nade") : a.head;
   spec.head = head == "softmax" ? HeadKind::kSoftmax : head == "sigmoid" ? HeadKind::kSigmoid : HeadKind::kNade;
-  if (events != (spec.head == HeadKind::kSoftmax)) {
+  if (!head_fits(spec.head, step_form(spec.codec.kind))) {
     std::cerr << "nextbeat train: --head " << head << " does not fit the " << a.codec
               << " codec (events: softmax; pianoroll: sigmoid or nade)\n";
     return 2;
@@ -124,7 +124,7 @@ int run_train(TrainArgs& a) {
   for (const auto& s : data.train) train_steps += s.steps.size();
   std::cerr << "data: " << data.files << " file(s), " << data.failed_files << " skipped; " << data.train.size()
             << " train / " << data.valid.size() << " valid / " << data.test.size() << " test sequences; " << train_steps
-            << (events ? " train tokens" : " train frames") << '\n';
+            << (tokens ? " train tokens" : " train frames") << '\n';
 
   o.provenance = {
       {"data", a.data},
@@ -137,11 +137,11 @@ int run_train(TrainArgs& a) {
   const TrainResult r = train_model(o, data.train, data.valid, std::ref(reporter));
   if (isatty(STDERR_FILENO) != 0) std::fprintf(stderr, "\r\033[K");
   std::cout << "model: " << o.out.string() << "\n"
-            << "best valid NLL: " << r.best_valid_loss << (events ? " nats/token" : " nats/frame") << " (epoch "
+            << "best valid NLL: " << r.best_valid_loss << (tokens ? " nats/token" : " nats/frame") << " (epoch "
             << r.best_epoch << ")\n"
             << "epochs: " << r.epochs << (r.early_stopped ? " (early stop)" : "") << ", steps: " << r.steps << "\n"
             << "time: " << duration(r.seconds) << ", " << static_cast<long>(r.tokens_per_second)
-            << (events ? " tokens/s" : " frames/s") << "\n"
+            << (tokens ? " tokens/s" : " frames/s") << "\n"
             << "loss curve: " << loss_curve_path(o.out).string() << ", metrics: " << metrics_path(o.out).string()
             << "\n";
   return 0;

@@ -1,12 +1,19 @@
 // Token codecs: one interface, two implementations (events, pianoroll). The
 // same code encodes training data and the live input, and decodes what the
 // model plays. No LibTorch here: a codec works on plain vectors.
+//
+// A codec is: a batch half (Codec: encode, decode), a streaming half
+// (LiveStream.h: a live note into steps, one beat rolled out) and one row in
+// the table in Codec.cpp (its name, grid, step form, input size and
+// factories). Code outside engine/codec/ asks these functions, not the kind.
 #pragma once
 
 #include <bitset>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/music/Score.h"
@@ -56,10 +63,31 @@ class Codec {
   virtual EncodedSequence encode(const Score& score) const = 0;
   // Back to notes (tempo 120, 4/4 unless the steps say otherwise).
   virtual Score decode(const EncodedSequence& sequence) const = 0;
+  // The sequence moved by `semitones` (data augmentation); empty steps when a
+  // note would leave what the codec can represent.
+  virtual EncodedSequence transpose(const EncodedSequence& sequence, int semitones) const = 0;
   // Human-readable name of a token (events) for debugging: "NOTE_ON(60)".
   virtual std::string describe(const Step& step) const = 0;
 };
 
 std::unique_ptr<Codec> make_codec(const CodecSettings& settings);
+
+// How a step enters the network and what the network predicts: one token of
+// a vocabulary (embedded; a softmax head), or a multi-hot frame of the kKeys
+// piano keys (projected; a sigmoid or NADE head).
+enum class StepForm { kToken, kFrame };
+
+// What the rest of the engine asks about a codec kind instead of branching on
+// it; all answered from the one table in Codec.cpp.
+// The name in model files and on the command line: "events", "pianoroll".
+std::string_view codec_name(CodecKind kind) noexcept;
+std::optional<CodecKind> codec_named(std::string_view name) noexcept;
+// Every name, for messages: "events" or "pianoroll".
+std::string codec_names();
+StepForm step_form(CodecKind kind) noexcept;
+// Grid ticks per quarter-note beat: events ticks_per_beat, pianoroll steps_per_beat.
+int grid_per_beat(const CodecSettings& settings) noexcept;
+// The model's input (and output) size: events the vocabulary, pianoroll kKeys.
+int step_input_size(const CodecSettings& settings) noexcept;
 
 }  // namespace nextbeat::engine

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "engine/codec/EventCodec.h"
+#include "engine/codec/Grid.h"
 
 namespace nextbeat::engine {
 namespace {
@@ -85,6 +85,25 @@ Score PianoRollCodec::decode(const EncodedSequence& sequence) const {
   }
   score.sort_notes();
   return score;
+}
+
+EncodedSequence PianoRollCodec::transpose(const EncodedSequence& sequence, int semitones) const {
+  EncodedSequence out = sequence;
+  if (semitones == 0) return out;
+  const std::size_t shift = static_cast<std::size_t>(std::abs(semitones));
+  for (auto& step : out.steps) {
+    if (step.frame.none()) continue;
+    if (shift >= static_cast<std::size_t>(kKeys)) return {{}, sequence.source};
+    // The keys that would fall off the end must be silent.
+    const Frame lost = semitones > 0 ? step.frame >> (kKeys - shift) : step.frame << (kKeys - shift);
+    if (lost.any()) return {{}, sequence.source};
+    if (semitones > 0) {
+      step.frame <<= shift;
+    } else {
+      step.frame >>= shift;
+    }
+  }
+  return out;
 }
 
 std::string PianoRollCodec::describe(const Step& step) const {

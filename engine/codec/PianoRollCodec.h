@@ -12,7 +12,7 @@ namespace nextbeat::engine {
 // Encoding: a note covers the frames round(start * spb) .. round(end * spb) - 1,
 // at least one frame (frames past 2^22 are clamped: a broken file); pitches outside 21..108 are dropped, drums too
 // unless include_drums. One Step per frame from frame 0 to the last note's end, silent frames included. beat_tick =
-// frame % steps_per_beat, bar_beat from the time signatures (see GridPosition in EventCodec.h); source = the highest
+// frame % steps_per_beat, bar_beat from the time signatures (see GridPosition in Grid.h); source = the highest
 // source of the notes sounding in the frame (0 when silent).
 //
 // Decoding: each run of consecutive frames with a key on is one note, velocity
@@ -29,6 +29,7 @@ class PianoRollCodec final : public Codec {
   int input_size() const override { return kKeys; }
   EncodedSequence encode(const Score& score) const override;
   Score decode(const EncodedSequence& sequence) const override;
+  EncodedSequence transpose(const EncodedSequence& sequence, int semitones) const override;
   // The sounding keys as MIDI pitches: "{60 64 67}" ("{}" when silent).
   std::string describe(const Step& step) const override;
 

@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-
-#include "engine/codec/EventRollout.h"
+#include <limits>
 
 namespace nextbeat::engine {
 namespace {
@@ -57,9 +56,6 @@ LiveEngine::LiveEngine(std::unique_ptr<LstmModel> model, const config::Config& c
       out_(out),
       clock_source_(clock),
       clock_(config.clock.tempo_bpm, clock.now_ns()),
-      encoder_(CodecSettings{}),
-      position_(12, {}),
-      steps_(step_storage_),
       sampler_(CodecSettings{}, sampling_controls(settings_->sampling)) {
   own_pending_.reserve(1024);
   plan_.reserve(1024);
@@ -84,15 +80,12 @@ void LiveEngine::set_model(std::unique_ptr<LstmModel> model) {
   const int old_tpb = tpb_;
   model_ = std::move(model);
   codec_ = model_->spec().codec;
-  tpb_ = codec_.kind == CodecKind::kEvents ? codec_.ticks_per_beat : codec_.steps_per_beat;
+  tpb_ = std::max(1, grid_per_beat(codec_));
   tick_offset_ = tick_offset_ / old_tpb * tpb_;
   last_tick_ = last_tick_ / old_tpb * tpb_;
   marks_.assign(1, MeterMark{0, settings_->clock.beats_per_bar});
-  encoder_ = EventEncoder(codec_);
-  encoder_.set_meter_marks(marks_);
-  position_ = GridPosition(tpb_, marks_);
+  make_live_stream(codec_, stream_).set_grid(marks_, tick_offset_);
   sampler_ = Sampler(codec_, sampling_controls(settings_->sampling));
-  own_velocity_bin_ = -1;
   model_->snapshot(saved_);
 }
 
@@ -109,9 +102,8 @@ void LiveEngine::apply_settings() noexcept {
 // ---- Time --------------------------------------------------------------------------
 
 std::int64_t LiveEngine::tick_at(std::int64_t t_ns) const noexcept {
-  const double ticks = clock_.beat_at(t_ns) * tpb_;
   // events: the nearest tick, as the batch encoder rounds; pianoroll: the frame it falls in.
-  const auto grid = codec_.kind == CodecKind::kEvents ? std::llround(ticks) : static_cast<long long>(std::floor(ticks));
+  const std::int64_t grid = stream_->grid_tick(clock_.beat_at(t_ns) * tpb_);
   return std::max<std::int64_t>(grid + tick_offset_, last_tick_);
 }
 
@@ -127,6 +119,7 @@ void LiveEngine::rebase() noexcept {
   const auto clock_ticks = static_cast<std::int64_t>(std::floor(clock_.beat_at(n) * tpb_));
   const std::int64_t next_beat_tick = (last_tick_ + tpb_) / tpb_ * tpb_;
   tick_offset_ = next_beat_tick - clock_ticks / tpb_ * tpb_;
+  stream_->set_grid(marks_, tick_offset_);
   next_beat_ = static_cast<std::int64_t>(std::ceil(clock_.beat_at(n)));
 }
 
@@ -137,45 +130,11 @@ void LiveEngine::step(const Step& s) noexcept {
   stats_.model_steps.fetch_add(1, std::memory_order_relaxed);
 }
 
-void LiveEngine::feed_steps() noexcept {
-  for (const Step& s : steps_.steps()) step(s);
-  steps_.clear();
-}
-
-void LiveEngine::close_frames_until(std::int64_t tick) noexcept {
-  while (frame_ < tick) {
-    Step s;
-    for (int k = 0; k < kKeys; ++k)
-      if (sounding_[static_cast<std::size_t>(kLowestKey + k)] || struck_[static_cast<std::size_t>(kLowestKey + k)])
-        s.frame.set(static_cast<std::size_t>(k));
-    position_.locate(frame_ - tick_offset_, s);
-    step(s);
-    struck_.reset();
-    ++frame_;
-  }
-}
-
 void LiveEngine::feed_note(std::int64_t tick, int pitch, int velocity, std::uint8_t source) noexcept {
   tick = std::max(tick, last_tick_);
   last_tick_ = tick;
   if (!priming_) remember(tick, pitch, velocity);
-  if (codec_.kind == CodecKind::kEvents) {
-    if (velocity > 0) {
-      while (!encoder_.note_on(tick, pitch, velocity, source, steps_)) feed_steps();
-    } else {
-      while (!encoder_.note_off(tick, pitch, source, steps_)) feed_steps();
-    }
-    feed_steps();
-    return;
-  }
-  close_frames_until(tick);
-  const auto p = static_cast<std::size_t>(pitch);
-  if (velocity > 0) {
-    sounding_.set(p);
-    struck_.set(p);
-  } else {
-    sounding_.reset(p);
-  }
+  stream_->note(tick, pitch, velocity, source, [this](const Step& s) noexcept { step(s); });
 }
 
 void LiveEngine::feed_own_until(std::int64_t tick) noexcept {
@@ -202,10 +161,7 @@ void LiveEngine::prime() noexcept {
   model_->reset();
   const std::int64_t now_tick = tick_at(now());
   const std::int64_t start = std::max<std::int64_t>(0, now_tick - std::int64_t{settings_->engine.context_beats} * tpb_);
-  encoder_.reset(start);
-  frame_ = start;
-  sounding_.reset();
-  struck_.reset();
+  stream_->reset(start);
   const std::size_t first = (context_head_ + context_.size() - context_size_) % context_.size();
   for (std::size_t i = 0; i < context_size_; ++i) {
     const ContextEvent& e = context_[(first + i) % context_.size()];
@@ -213,7 +169,8 @@ void LiveEngine::prime() noexcept {
     if (tick < start) continue;
     feed_note(tick, e.pitch, e.velocity, kPerformerSource);
   }
-  if (codec_.kind == CodecKind::kPianoRoll) close_frames_until(now_tick);
+  // Pianoroll: the frames up to now close (events: nothing to feed without an event).
+  stream_->advance(now_tick, kPerformerSource, [this](const Step& s) noexcept { step(s); });
   priming_ = false;
 }
 
@@ -372,16 +329,7 @@ void LiveEngine::advance() noexcept {
   const std::int64_t n = now();
   const std::int64_t tick = tick_at(n);
   feed_own_until(tick);
-  if (codec_.kind == CodecKind::kEvents) {
-    // A long silence moves time on in the longest SHIFTs, as the batch
-    // encoder writes them, so that no later event pays for the whole gap.
-    if (tick - encoder_.time() >= codec_.max_shift_ticks) {
-      while (!encoder_.advance_to(encoder_.time() + codec_.max_shift_ticks, kPerformerSource, steps_)) feed_steps();
-      feed_steps();
-    }
-  } else {
-    close_frames_until(tick);
-  }
+  stream_->advance(tick, kPerformerSource, [this](const Step& s) noexcept { step(s); });
   if (!clock_.running()) {
     next_beat_ = std::max(next_beat_, static_cast<std::int64_t>(std::ceil(clock_.beat_at(n))));
     return;
@@ -407,7 +355,8 @@ std::int64_t LiveEngine::next_wakeup_ns() const noexcept {
     wake = std::min(wake, clock_.time_of(static_cast<double>(next_beat_)) - budget_ns);
   }
   if (!own_pending_.empty()) wake = std::min(wake, time_of_tick(own_pending_.front().tick));
-  if (codec_.kind == CodecKind::kPianoRoll) wake = std::min(wake, time_of_tick(frame_ + 1));
+  const std::int64_t stream_tick = stream_->next_step_tick();
+  if (stream_tick != std::numeric_limits<std::int64_t>::max()) wake = std::min(wake, time_of_tick(stream_tick));
   return wake;
 }
 
@@ -433,8 +382,7 @@ void LiveEngine::begin_beat(std::int64_t beat) noexcept {
     play_fallback(beat);
     return;
   }
-  const bool ok = codec_.kind == CodecKind::kEvents ? rollout_events(beat, beat_ns) : rollout_frames(beat, beat_ns);
-  if (!ok) {
+  if (!roll_out(beat, beat_ns)) {
     stats_.misses.fetch_add(1, std::memory_order_relaxed);
     play_fallback(beat);
     return;
@@ -465,100 +413,30 @@ bool LiveEngine::should_play(std::int64_t beat) noexcept {
   return false;
 }
 
-bool LiveEngine::rollout_events(std::int64_t beat, std::int64_t deadline_ns) noexcept {
+bool LiveEngine::roll_out(std::int64_t beat, std::int64_t deadline_ns) noexcept {
   model_->snapshot(saved_);
-  EventEncoder enc = encoder_;  // a copy: the live encoder moves only with what sounds
-  const auto run = [&] {
-    for (const Step& s : steps_.steps()) model_->step(s);
-    steps_.clear();
-  };
-  // What is scheduled but has not sounded yet comes first.
-  for (const OwnEvent& e : own_pending_) {
-    if (e.velocity > 0) {
-      while (!enc.note_on(e.tick, e.pitch, e.velocity, kSelfSource, steps_)) run();
-    } else {
-      while (!enc.note_off(e.tick, e.pitch, kSelfSource, steps_)) run();
-    }
-  }
-  const std::int64_t begin = beat * tpb_ + tick_offset_;
-  const std::int64_t end = begin + tpb_;
-  while (!enc.advance_to(begin, kSelfSource, steps_)) run();
-  run();
-
+  RolloutRequest request;
+  request.begin = beat * tpb_ + tick_offset_;
+  request.end = request.begin + tpb_;
+  request.pending = own_pending_;
+  request.on_since = own_on_since_;
+  // The model's frames hold every part; nextbeat plays what the performer does not hold.
+  request.held_by_others = performer_held_;
+  request.source = kSelfSource;
+  request.max_notes_per_beat = kMaxNotesPerBeat;
+  request.max_note_beats = settings_->engine.max_note_beats;
   plan_.clear();
-  EventRollout rollout(codec_, marks_, kSelfSource, kMaxNotesPerBeat, settings_->engine.max_note_beats);
-  rollout.time = begin;
-  rollout.position_offset = tick_offset_;
-  rollout.on_since = own_on_since_;
-  rollout.velocity_bin = own_velocity_bin_ >= 0 ? own_velocity_bin_ : codec_.velocity_bins * 5 / 8;
   const double velocity_scale = settings_->sampling.velocity_scale;
-  const bool done = rollout.run(
-      *model_, sampler_, end, [&](const Step& s) { model_->step(s); },
-      [&](std::int64_t tick, int pitch, int velocity) {
+  // The rollout steps a copy of the state (restored below): not counted in model_steps.
+  const bool done = stream_->roll_out(
+      *model_, sampler_, request, [this](const Step& s) noexcept { model_->step(s); },
+      [&](std::int64_t tick, int pitch, int velocity) noexcept {
         if (velocity > 0) velocity = std::clamp(static_cast<int>(std::lround(velocity * velocity_scale)), 1, 127);
         plan_.push_back(OwnEvent{tick, static_cast<std::uint8_t>(pitch), static_cast<std::uint8_t>(velocity)});
       },
-      [&] { return now() > deadline_ns; });
+      [&]() noexcept { return now() > deadline_ns; });
   model_->restore(saved_);
-  if (done) own_velocity_bin_ = rollout.velocity_bin;
   return done;
-}
-
-bool LiveEngine::rollout_frames(std::int64_t beat, std::int64_t deadline_ns) noexcept {
-  model_->snapshot(saved_);
-  const std::int64_t begin = beat * tpb_ + tick_offset_;
-  // The live frames up to the beat, on a copy of the accumulators: the open
-  // frame is closed early (a few milliseconds before its end) with what it holds.
-  std::bitset<128> sounding = sounding_;
-  std::bitset<128> struck = struck_;
-  std::array<std::int64_t, 128> on_since = own_on_since_;
-  for (const OwnEvent& e : own_pending_) {
-    if (e.velocity > 0) {
-      sounding.set(e.pitch);
-      struck.set(e.pitch);
-    } else {
-      sounding.reset(e.pitch);
-    }
-  }
-  const auto to_frame = [](const std::bitset<128>& keys) {
-    Frame f;
-    for (int k = 0; k < kKeys; ++k)
-      if (keys[static_cast<std::size_t>(kLowestKey + k)]) f.set(static_cast<std::size_t>(k));
-    return f;
-  };
-  for (std::int64_t f = frame_; f < begin; ++f) {
-    Step s{.frame = to_frame(sounding | struck)};
-    position_.locate(f - tick_offset_, s);
-    model_->step(s);
-    struck.reset();
-  }
-  plan_.clear();
-  const auto max_frames = std::max<std::int64_t>(1, std::llround(settings_->engine.max_note_beats * tpb_));
-  const int velocity = std::clamp(static_cast<int>(std::lround(80 * settings_->sampling.velocity_scale)), 1, 127);
-  for (std::int64_t f = begin; f < begin + tpb_; ++f) {
-    if (now() > deadline_ns) {
-      model_->restore(saved_);
-      return false;
-    }
-    Step s{.frame = sampler_.sample_frame(model_->logits(), model_->nade_weights())};
-    for (std::size_t k = 0; k < kKeys; ++k) {
-      const std::size_t p = kLowestKey + k;
-      // The frame holds every part; nextbeat plays what the performer does not hold.
-      const bool on = s.frame[k] && !performer_held_[p] && !(on_since[p] >= 0 && f - on_since[p] >= max_frames);
-      if (on && on_since[p] < 0) {
-        plan_.push_back(OwnEvent{f, static_cast<std::uint8_t>(p), static_cast<std::uint8_t>(velocity)});
-        on_since[p] = f;
-      } else if (!on && on_since[p] >= 0) {
-        plan_.push_back(OwnEvent{f, static_cast<std::uint8_t>(p), 0});
-        on_since[p] = -1;
-      }
-      if (!on && !performer_held_[p]) s.frame.reset(k);
-    }
-    position_.locate(f - tick_offset_, s);
-    model_->step(s);
-  }
-  model_->restore(saved_);
-  return true;
 }
 
 void LiveEngine::schedule_plan(std::int64_t beat) noexcept {
@@ -663,8 +541,7 @@ std::unique_ptr<config::LiveSettings> LiveEngine::reconfigure(std::unique_ptr<co
   std::swap(settings_, settings);
   clock_.use_midi_clock(settings_->clock.source == config::ClockSource::kMidi, now());
   marks_.assign(1, MeterMark{0, settings_->clock.beats_per_bar});
-  encoder_.set_meter_marks(marks_);
-  position_.set_marks(marks_);
+  stream_->set_grid(marks_, tick_offset_);
   apply_settings();
   return settings;  // the old one, freed by the caller's thread
 }

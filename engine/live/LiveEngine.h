@@ -2,9 +2,10 @@
 // plays the next beat before it arrives (DESIGN.md "Threads and data flow",
 // "Modes", "Controls", "Tempo").
 //
-// - Every performer event is fed to the model as it arrives (events codec:
-//   its tokens, one streaming step each; pianoroll: the event marks the open
-//   frame, which is one step when it closes). Nothing re-runs the window.
+// - Every performer event is fed to the model as it arrives, through the
+//   codec's LiveStream (engine/codec/LiveStream.h; events: its tokens, one
+//   streaming step each; pianoroll: the event marks the open frame, which is
+//   one step when it closes). Nothing re-runs the window.
 // - At next_beat - latency_budget the next beat is rolled out from a copy of
 //   the state with the sampling controls; its notes go to the output sink
 //   timestamped. A rollout not finished by the beat is dropped, the fallback
@@ -31,7 +32,8 @@
 
 #include "config/Config.h"
 #include "config/Controls.h"
-#include "engine/codec/EventCodec.h"
+#include "engine/codec/Grid.h"
+#include "engine/codec/LiveStream.h"
 #include "engine/live/BeatClock.h"
 #include "engine/model/Model.h"
 #include "engine/model/Sampler.h"
@@ -146,11 +148,7 @@ class LiveEngine {
   bool playing() const noexcept { return playing_.load(std::memory_order_relaxed); }
 
  private:
-  struct OwnEvent {
-    std::int64_t tick = 0;
-    std::uint8_t pitch = 0;
-    std::uint8_t velocity = 0;  // 0 = note-off
-  };
+  using OwnEvent = GridNote;
   struct ContextEvent {
     double beat = 0;
     std::uint8_t pitch = 0;
@@ -166,8 +164,6 @@ class LiveEngine {
   // Feeding the live state.
   void feed_note(std::int64_t tick, int pitch, int velocity, std::uint8_t source) noexcept;
   void feed_own_until(std::int64_t tick) noexcept;
-  void close_frames_until(std::int64_t tick) noexcept;
-  void feed_steps() noexcept;
   void step(const Step& s) noexcept;
   void rebase() noexcept;
   void prime() noexcept;
@@ -181,8 +177,7 @@ class LiveEngine {
   // Beats.
   void begin_beat(std::int64_t beat) noexcept;
   bool should_play(std::int64_t beat) noexcept;
-  bool rollout_events(std::int64_t beat, std::int64_t deadline_ns) noexcept;
-  bool rollout_frames(std::int64_t beat, std::int64_t deadline_ns) noexcept;
+  bool roll_out(std::int64_t beat, std::int64_t deadline_ns) noexcept;
   void play_fallback(std::int64_t beat) noexcept;
   void schedule_plan(std::int64_t beat) noexcept;
   void release_own_at(std::int64_t tick) noexcept;
@@ -194,20 +189,14 @@ class LiveEngine {
   const Clock& clock_source_;
   std::unique_ptr<LstmModel> model_;
   CodecSettings codec_;
-  int tpb_ = 12;  // grid ticks per beat: events ticks_per_beat, pianoroll steps_per_beat
+  int tpb_ = 12;  // grid ticks per beat: grid_per_beat(codec_)
   BeatClock clock_;
   std::vector<MeterMark> marks_;
-  EventEncoder encoder_;
-  GridPosition position_;
-  std::array<Step, 64> step_storage_{};
-  StepWriter steps_;
+  // The codec's streaming half: note events into the model's steps (every
+  // part, as fed), and the beat rollouts.
+  LiveStreamSlot stream_;
   Sampler sampler_;
   LstmModel::State saved_;
-
-  // Pianoroll: the open frame.
-  std::int64_t frame_ = 0;     // the open frame's index (= grid tick)
-  std::bitset<128> sounding_;  // every part, as fed
-  std::bitset<128> struck_;    // struck in the open frame
 
   // What nextbeat plays: scheduled but not yet fed (sorted by tick), what is
   // sounding as scheduled (tick of the note-on, -1 = off), and the plan of the
@@ -217,7 +206,6 @@ class LiveEngine {
   std::vector<OwnEvent> plan_;
   std::vector<OwnEvent> last_plan_;
   std::int64_t last_plan_beat_ = -1;
-  int own_velocity_bin_ = -1;
 
   // The performer.
   std::bitset<128> performer_held_;

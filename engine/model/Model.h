@@ -3,6 +3,11 @@
 // LibTorch .cpp files), so the daemon, the sampler and the tests of plain
 // code compile without it.
 //
+// What a model is (ModelSpec.h), where files are found (BundledModels.h) and
+// the file format (ModelFile.h) live beside it; Model.cpp holds this class
+// (weights, files, packing, the step), InferenceSetup.cpp where the step
+// runs, LstmNet.cpp the LibTorch module and TrainingBatch.cpp its batches.
+//
 // Streaming contract (called on: the engine thread, or a single offline
 // thread): reset() zeroes the state and feeds the start step, after which
 // logits() predicts the first step of a piece; each step(input) feeds one
@@ -11,8 +16,12 @@
 //
 // step() runs on weights packed for it (PackedLstm, fp32 by default) and does
 // not allocate; the stock LibTorch module step is kept as the reference and
-// for CUDA. The packed weights are rebuilt lazily after anyone took the
-// mutable net() (training, tests that perturb weights).
+// for CUDA. Packing happens only where the caller asks for it: construction,
+// load(), use_step_path()/prepare_inference() and repack(). Code that
+// changes the weights (training, tests that perturb them) takes
+// weights_for_training() and must call repack() before the next reset() or
+// step(): those never pack (they would allocate on the engine thread), and
+// abort rather than step on stale weights.
 #pragma once
 
 #include <cstdint>
@@ -27,37 +36,11 @@
 
 #include "config/Config.h"
 #include "engine/codec/Codec.h"
+#include "engine/model/BundledModels.h"
+#include "engine/model/ModelSpec.h"
 #include "engine/model/PackedLstm.h"
 
 namespace nextbeat::engine {
-
-// softmax: one token of a vocabulary (events). sigmoid: independent keys of a
-// frame (pianoroll). nade: keys of a frame one after another, each
-// conditioned on the keys below it (pianoroll; better chords).
-enum class HeadKind { kSoftmax, kSigmoid, kNade };
-
-struct ModelSpec {
-  CodecSettings codec;
-  HeadKind head = HeadKind::kSoftmax;
-  int input_size = 0;  // events: the vocabulary; pianoroll: kKeys
-  int embed = 256;
-  int hidden = 256;
-  int layers = 2;
-  double dropout = 0.2;
-  bool position_inputs = true;  // position in beat and bar, and source, as extra embeddings
-  int output_size() const { return input_size; }
-  bool operator==(const ModelSpec&) const = default;
-};
-
-nlohmann::json spec_to_json(const ModelSpec& spec);
-// Throws ModelFileError naming source and the field.
-ModelSpec spec_from_json(const nlohmann::json& json, const std::string& source);
-std::string head_name(HeadKind head);
-
-// "default:events" and "default:pianoroll" name the bundled models; anything
-// else is a path. Looks in $NEXTBEAT_MODEL_DIR, the installed data directory
-// and the source tree, in that order. Throws ModelFileError when not found.
-std::filesystem::path resolve_model_path(std::string_view name);
 
 struct ModelFileContents;
 
@@ -102,12 +85,12 @@ class LstmModel {
   void use_step_path(StepPath path, config::WeightPrecision precision = config::WeightPrecision::kFloat32,
                      bool cuda = false);
   // Bytes of weights one packed step reads, and of its lookup tables.
-  std::size_t packed_matrix_bytes();
-  std::size_t packed_table_bytes();
+  std::size_t packed_matrix_bytes() const;
+  std::size_t packed_table_bytes() const;
 
+  // Both require packed weights (see above: no repack() pending).
   void reset();
-  // real-time safe on the packed path (no allocation, no locks), unless the
-  // weights were changed through net() since the last step.
+  // real-time safe on the packed path: no allocation, no locks, no packing.
   std::span<const float> step(const Step& input);
   std::span<const float> logits() const;  // of the last reset() or step()
   // NADE head: the [kKeys x kKeys] row-major weights of key j (< k) on key
@@ -124,14 +107,22 @@ class LstmModel {
   void snapshot(State& into) const;
   void restore(const State& state);
 
-  // For the engine's LibTorch code (training, evaluation). The mutable one
-  // marks the packed weights stale.
-  detail::LstmNetHolder& net();
+  // For the engine's LibTorch code (evaluation, tests): the module, to read
+  // and run; changing weights through it is training (below).
   const detail::LstmNetHolder& net() const;
+
+  // Training access: the module with writable weights. Marks the packed
+  // weights stale: call repack() before the next reset() or step().
+  detail::LstmNetHolder& weights_for_training();
+  // Packs the module's weights for step() on the current path and precision.
+  // Allocates: off the engine thread.
+  void repack();
+  bool needs_repack() const noexcept { return stale_; }
 
  private:
   LstmModel();
-  void refresh_inference_cache();
+  // Aborts when the weights changed since the last repack() (a programming error).
+  void require_packed() const noexcept;
   void torch_step(const Step& input);
   std::unique_ptr<detail::LstmNetHolder> net_;
   PackedLstm packed_;

@@ -14,8 +14,7 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 Sampler::Sampler(const CodecSettings& codec, const SamplingControls& controls) : codec_(codec) {
   layout_.velocity_bins = codec.velocity_bins;
   layout_.max_shift_ticks = codec.max_shift_ticks;
-  const std::size_t outputs =
-      codec.kind == CodecKind::kEvents ? static_cast<std::size_t>(layout_.vocabulary_size()) : kKeys;
+  const auto outputs = static_cast<std::size_t>(step_input_size(codec));
   scratch_.resize(outputs);
   order_.resize(outputs);
   set_controls(controls);

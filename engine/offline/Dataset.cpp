@@ -280,32 +280,7 @@ Dataset load_dataset(const std::vector<std::filesystem::path>& inputs, const Cod
 }
 
 EncodedSequence transpose(const EncodedSequence& sequence, int semitones, const Codec& codec) {
-  EncodedSequence out = sequence;
-  if (semitones == 0) return out;
-  if (codec.settings().kind == CodecKind::kEvents) {
-    for (auto& step : out.steps) {
-      if (!EventLayout::is_note(step.token)) continue;
-      const int pitch = EventLayout::pitch_of(step.token) + semitones;
-      if (pitch < 0 || pitch >= EventLayout::kPitches) return {{}, sequence.source};
-      step.token =
-          EventLayout::is_note_on(step.token) ? EventLayout::note_on_token(pitch) : EventLayout::note_off_token(pitch);
-    }
-    return out;
-  }
-  const std::size_t shift = static_cast<std::size_t>(std::abs(semitones));
-  for (auto& step : out.steps) {
-    if (step.frame.none()) continue;
-    if (shift >= static_cast<std::size_t>(kKeys)) return {{}, sequence.source};
-    // The keys that would fall off the end must be silent.
-    const Frame lost = semitones > 0 ? step.frame >> (kKeys - shift) : step.frame << (kKeys - shift);
-    if (lost.any()) return {{}, sequence.source};
-    if (semitones > 0) {
-      step.frame <<= shift;
-    } else {
-      step.frame >>= shift;
-    }
-  }
-  return out;
+  return codec.transpose(sequence, semitones);
 }
 
 }  // namespace nextbeat::engine

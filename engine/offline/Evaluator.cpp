@@ -20,7 +20,9 @@ double NllResult::accuracy() const {
 
 NllResult evaluate_nll(LstmModel& model, const std::vector<EncodedSequence>& sequences, bool with_accuracy,
                        int batch_size) {
-  auto& net = model.net().module;
+  // A handle on the module (shared): evaluation switches it to eval mode and
+  // runs it, without changing a weight, so the packed step stays valid.
+  detail::LstmNet net = model.net().module;
   net->eval();
   torch::NoGradGuard no_grad;
   const ModelSpec& spec = model.spec();

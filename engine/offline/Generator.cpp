@@ -4,8 +4,8 @@
 #include <array>
 #include <cmath>
 
-#include "engine/codec/EventCodec.h"
-#include "engine/codec/EventRollout.h"
+#include "engine/codec/Grid.h"
+#include "engine/codec/LiveStream.h"
 
 namespace nextbeat::engine {
 namespace {
@@ -18,7 +18,8 @@ namespace {
 constexpr std::uint8_t kGeneratedSource = 0;
 
 // Primes the model with the encoded prime, then feeds steps to it, keeping
-// all of them for decoding.
+// all of them for decoding. Called inside the stream's noexcept rollout: a
+// failed allocation there ends the process, as running out of memory would.
 struct Feeder {
   Feeder(LstmModel& m, const Codec& codec, const Score& prime) : model(m), steps(codec.encode(prime).steps) {
     model.reset();
@@ -51,73 +52,39 @@ Continuation finish(const Codec& codec, const Score& prime, std::vector<Step> st
   return out;
 }
 
-Continuation continue_events(LstmModel& model, const Codec& codec, const Score& prime, const GenerateOptions& o) {
-  const CodecSettings& settings = codec.settings();
-  const int tpb = settings.ticks_per_beat;
-  const auto marks = meter_marks(prime.time_signatures, tpb);
-  Sampler sampler(settings, o.controls);
-  EventRollout rollout(settings, marks, kGeneratedSource, o.max_notes_per_beat, o.max_note_beats);
-
-  Feeder feed(model, codec, prime);
-  std::vector<Step>& steps = feed.steps;
-  for (const auto& s : steps)
-    if (rollout.layout().is_shift(s.token)) rollout.time += rollout.layout().shift_ticks_of(s.token);
-  // Start on the first beat at or after the prime's end.
-  const std::int64_t start = (rollout.time + tpb - 1) / tpb * tpb;
-  rollout.shift_to(start, feed);
-  const std::size_t prime_steps = steps.size();
-
-  // The notes are decoded from the steps afterwards (finish), so on_note has nothing to do.
-  const auto ignore_note = [](std::int64_t, int, int) {};
-  const std::int64_t end = start + static_cast<std::int64_t>(std::llround(o.beats * tpb));
-  rollout.run(model, sampler, end, feed, ignore_note, [] { return false; });
-  for (int p = 0; p < 128; ++p)
-    if (rollout.on_since[static_cast<std::size_t>(p)] >= 0) rollout.release(p, feed, ignore_note);
-  const std::size_t generated = steps.size() - prime_steps;
-  return finish(codec, prime, std::move(steps), static_cast<double>(start) / tpb, generated, o);
-}
-
-Continuation continue_frames(LstmModel& model, const Codec& codec, const Score& prime, const GenerateOptions& o) {
-  const CodecSettings& settings = codec.settings();
-  const int spb = settings.steps_per_beat;
-  const auto marks = meter_marks(prime.time_signatures, spb);
-  GridPosition position(spb, marks);
-  Sampler sampler(settings, o.controls);
-
-  Feeder feed(model, codec, prime);
-  std::vector<Step>& steps = feed.steps;
-  auto frame_index = static_cast<std::int64_t>(steps.size());
-  const std::int64_t start = (frame_index + spb - 1) / spb * spb;
-  for (; frame_index < start; ++frame_index) {  // silence up to the beat
-    Step s;
-    position.locate(frame_index, s);
-    feed(s);
-  }
-  const std::size_t prime_steps = steps.size();
-  const std::int64_t end = start + static_cast<std::int64_t>(std::llround(o.beats * spb));
-  const auto max_frames = static_cast<std::int64_t>(std::llround(o.max_note_beats * spb));
-  std::array<std::int64_t, kKeys> held{};  // frames each key has been on in a row
-  for (; frame_index < end; ++frame_index) {
-    Step s{.frame = sampler.sample_frame(model.logits(), model.nade_weights()), .source = kGeneratedSource};
-    for (std::size_t k = 0; k < kKeys; ++k) {
-      held[k] = s.frame[k] ? held[k] + 1 : 0;
-      if (held[k] > max_frames) {  // too long: this frame releases the key
-        s.frame.reset(k);
-        held[k] = 0;
-      }
-    }
-    position.locate(frame_index, s);
-    feed(s);
-  }
-  const std::size_t generated = steps.size() - prime_steps;
-  return finish(codec, prime, std::move(steps), static_cast<double>(start) / spb, generated, o);
-}
-
 }  // namespace
 
-Continuation continue_score(LstmModel& model, const Codec& codec, const Score& prime, const GenerateOptions& options) {
-  return codec.settings().kind == CodecKind::kEvents ? continue_events(model, codec, prime, options)
-                                                     : continue_frames(model, codec, prime, options);
+Continuation continue_score(LstmModel& model, const Codec& codec, const Score& prime, const GenerateOptions& o) {
+  const CodecSettings& settings = codec.settings();
+  const int grid = std::max(1, grid_per_beat(settings));
+  const auto marks = meter_marks(prime.time_signatures, grid);
+  Sampler sampler(settings, o.controls);
+  // The live engine's rules (LiveStream.h), on one long "beat".
+  LiveStreamSlot slot;
+  LiveStream& stream = make_live_stream(settings, slot);
+  stream.set_grid(marks, 0);
+
+  Feeder feed(model, codec, prime);
+  std::vector<Step>& steps = feed.steps;
+  stream.continue_after(steps);
+  // Start on the first beat at or after the prime's end (SHIFTs or silent frames up to it).
+  const std::int64_t start = (stream.time() + grid - 1) / grid * grid;
+  stream.catch_up(start, kGeneratedSource, feed);
+  const std::size_t prime_steps = steps.size();
+
+  RolloutRequest request;
+  request.begin = start;
+  request.end = start + static_cast<std::int64_t>(std::llround(o.beats * grid));
+  request.on_since.fill(-1);
+  request.source = kGeneratedSource;
+  request.max_notes_per_beat = o.max_notes_per_beat;
+  request.max_note_beats = o.max_note_beats;
+  request.release_at_end = true;
+  // The notes are decoded from the steps afterwards (finish), so on_note has nothing to do.
+  stream.roll_out(
+      model, sampler, request, feed, [](std::int64_t, int, int) noexcept {}, []() noexcept { return false; });
+  const std::size_t generated = steps.size() - prime_steps;
+  return finish(codec, prime, std::move(steps), static_cast<double>(start) / grid, generated, o);
 }
 
 std::vector<Step> self_sampled_steps(LstmModel& model, int count, std::uint64_t seed) {
@@ -125,14 +92,14 @@ std::vector<Step> self_sampled_steps(LstmModel& model, int count, std::uint64_t 
   SamplingControls controls;
   controls.seed = seed;
   Sampler sampler(spec.codec, controls);
-  const bool events = spec.codec.kind == CodecKind::kEvents;
-  const int grid = events ? spec.codec.ticks_per_beat : spec.codec.steps_per_beat;
+  const bool tokens = step_form(spec.codec.kind) == StepForm::kToken;
+  const int grid = std::max(1, grid_per_beat(spec.codec));
   std::vector<Step> steps;
   steps.reserve(static_cast<std::size_t>(std::max(0, count)));
   model.reset();
   for (int i = 0; i < count; ++i) {
     Step s;
-    if (events) {
+    if (tokens) {
       s.token = sampler.sample_token(model.logits());
     } else {
       s.frame = sampler.sample_frame(model.logits(), model.nade_weights());

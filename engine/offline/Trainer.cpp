@@ -233,7 +233,7 @@ Progress load_checkpoint(const std::filesystem::path& path, LstmModel& model, to
   LstmModel loaded = LstmModel::load(path);
   {
     torch::NoGradGuard no_grad;
-    auto dst = model.net().module->named_parameters();
+    auto dst = model.weights_for_training().module->named_parameters();
     auto src = loaded.net().module->named_parameters();
     for (auto& item : dst) item.value().copy_(src[item.key()]);
   }
@@ -291,7 +291,9 @@ TrainResult train_model(const TrainOptions& o, const std::vector<EncodedSequence
   const auto metrics = metrics_path(o.out);
 
   LstmModel model(o.spec, o.seed);
-  auto& net = model.net().module;
+  // Training changes the weights under the packed step; nothing here steps
+  // the model (the caller loads the saved file to play it).
+  auto& net = model.weights_for_training().module;
   torch::optim::AdamW optimizer(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
 
   Progress p;
@@ -315,7 +317,7 @@ TrainResult train_model(const TrainOptions& o, const std::vector<EncodedSequence
   const auto started = Clock::now();
   const double seconds_before = p.seconds;
   const auto elapsed = [&] { return seconds_before + std::chrono::duration<double>(Clock::now() - started).count(); };
-  const bool events = o.spec.codec.kind == CodecKind::kEvents;
+  const bool events = step_form(o.spec.codec.kind) == StepForm::kToken;
 
   const auto save_best = [&](double valid_loss) {
     nlohmann::json provenance = o.provenance;

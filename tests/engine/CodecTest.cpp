@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "engine/codec/Codec.h"
 #include "engine/codec/EventCodec.h"
+#include "engine/codec/LiveStream.h"
 #include "engine/codec/PianoRollCodec.h"
 #include "engine/music/AbcImport.h"
 #include "engine/music/MidiFile.h"
@@ -562,6 +564,72 @@ TEST_CASE("streaming encoder: live quirks", "[unit]") {
     CHECK_FALSE(encoder.sounding(60));
     CHECK(encoder.time() == 0);
   }
+}
+
+TEST_CASE("every codec kind answers from the codec table", "[unit]") {
+  for (const CodecKind kind : {CodecKind::kEvents, CodecKind::kPianoRoll}) {
+    CodecSettings settings;
+    settings.kind = kind;
+    settings.steps_per_beat = 4;
+    const auto codec = make_codec(settings);
+    CHECK(codec_named(codec_name(kind)) == kind);
+    CHECK(step_input_size(settings) == codec->input_size());
+    CHECK(grid_per_beat(settings) == (kind == CodecKind::kEvents ? settings.ticks_per_beat : 4));
+    CHECK(codec_names().find(std::string(codec_name(kind))) != std::string::npos);
+  }
+  CHECK(step_form(CodecKind::kEvents) == StepForm::kToken);
+  CHECK(step_form(CodecKind::kPianoRoll) == StepForm::kFrame);
+  CHECK_FALSE(codec_named("midi").has_value());
+}
+
+TEST_CASE("live streams: the events stream feeds what the streaming encoder writes", "[unit]") {
+  CodecSettings settings;
+  const EventCodec codec(settings);
+  LiveStreamSlot slot;
+  LiveStream& stream = make_live_stream(settings, slot);
+  std::vector<std::string> fed;
+  const auto feed = [&](const Step& s) { fed.push_back(codec.describe(s)); };
+  CHECK(stream.grid_tick(2.5) == 3);  // the nearest tick, as the batch encoder rounds
+  stream.note(0, 60, 100, 0, feed);
+  stream.note(6, 60, 0, 0, feed);
+  CHECK(fed == std::vector<std::string>{"VELOCITY(24)", "NOTE_ON(60)", "SHIFT(6)", "NOTE_OFF(60)"});
+  fed.clear();
+  stream.advance(6 + settings.max_shift_ticks - 1, 0, feed);  // shorter than a longest SHIFT: nothing yet
+  CHECK(fed.empty());
+  stream.advance(6 + settings.max_shift_ticks + 5, 0, feed);  // one longest SHIFT
+  CHECK(fed == std::vector<std::string>{"SHIFT(" + std::to_string(settings.max_shift_ticks) + ")"});
+  CHECK(stream.time() == 6 + settings.max_shift_ticks);
+  CHECK(stream.next_step_tick() == std::numeric_limits<std::int64_t>::max());
+}
+
+TEST_CASE("live streams: the pianoroll stream closes the open frame at its boundary", "[unit]") {
+  CodecSettings settings;
+  settings.kind = CodecKind::kPianoRoll;
+  settings.steps_per_beat = 2;
+  const PianoRollCodec codec(settings);
+  LiveStreamSlot slot;
+  LiveStream& stream = make_live_stream(settings, slot);
+  const std::vector<MeterMark> marks{{0, 3}};
+  stream.set_grid(marks, 0);
+  std::vector<Step> fed;
+  const auto feed = [&](const Step& s) { fed.push_back(s); };
+  CHECK(stream.grid_tick(2.9) == 2);  // the frame the time falls in
+  stream.note(0, 60, 100, 0, feed);
+  stream.note(0, 62, 100, 0, feed);
+  stream.note(0, 62, 0, 0, feed);  // struck and released in one frame: still in it
+  CHECK(fed.empty());              // the frame is open
+  CHECK(stream.next_step_tick() == 1);
+  stream.note(2, 60, 0, 0, feed);
+  stream.advance(7, 0, feed);
+  REQUIRE(fed.size() == 7);
+  CHECK(codec.describe(fed[0]) == "{60 62}");
+  CHECK(codec.describe(fed[1]) == "{60}");
+  CHECK(codec.describe(fed[2]) == "{}");
+  CHECK(fed[6].beat_tick == 0);
+  CHECK(fed[6].bar_beat == 0);  // frame 6: beat 3, a new bar of 3
+  CHECK(fed[4].bar_beat == 2);
+  stream.reset(20);
+  CHECK(stream.time() == 20);
 }
 
 // ---- Pianoroll ---------------------------------------------------------------------

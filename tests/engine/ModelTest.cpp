@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -57,7 +58,8 @@ EncodedSequence random_sequence(const ModelSpec& spec, std::size_t length, std::
 void perturb(LstmModel& model) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(7);
-  for (auto& p : model.net().module->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  for (auto& p : model.weights_for_training().module->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  model.repack();
 }
 
 }  // namespace
@@ -73,7 +75,7 @@ TEST_CASE("streaming one step at a time gives the full-sequence outputs within 1
       const EncodedSequence sequence = random_sequence(spec, 60, 11);
 
       // The training path: the whole sequence in one forward pass.
-      auto& net = model.net().module;
+      auto net = model.net().module;  // a handle: eval mode, no weight changes
       net->eval();
       torch::NoGradGuard no_grad;
       const auto batch = nextbeat::engine::detail::make_batch(
@@ -109,7 +111,7 @@ TEST_CASE("the fused sequence LSTM gives torch::nn::LSTM's outputs and gradients
   spec.dropout = 0;  // dropout draws differ between the two; the maths must not
   LstmModel model(spec, 4);
   perturb(model);
-  auto& net = model.net().module;
+  auto net = model.net().module;  // a handle: gradients, no weight changes
   net->train();
   const auto a = random_sequence(spec, 40, 1);
   const auto b = random_sequence(spec, 23, 2);  // a shorter window: padding in the batch
@@ -149,6 +151,24 @@ TEST_CASE("the fused sequence LSTM gives torch::nn::LSTM's outputs and gradients
     INFO("gradient " << i);
     CHECK(close(fused.grads[i], stock.grads[i]));
   }
+}
+
+TEST_CASE("changed weights reach the step only through an explicit repack()", "[unit][model]") {
+  LstmModel model(small_spec(CodecKind::kEvents, HeadKind::kSoftmax), 5);
+  CHECK_FALSE(model.needs_repack());
+  const Step input{.token = 3};
+  const auto first = model.step(input);
+  const std::vector<float> before(first.begin(), first.end());
+  {
+    torch::NoGradGuard no_grad;
+    model.weights_for_training().module->head->weight.mul_(4.0);
+  }
+  CHECK(model.needs_repack());  // step() and reset() would abort here: they never pack
+  model.repack();
+  CHECK_FALSE(model.needs_repack());
+  model.reset();
+  const auto after = model.step(input);
+  CHECK_FALSE(std::equal(before.begin(), before.end(), after.begin()));
 }
 
 TEST_CASE("a snapshot restores the state exactly", "[unit][model]") {

@@ -176,9 +176,10 @@ namespace {
 LstmModel sharpened(const ModelSpec& spec, std::uint64_t seed) {
   LstmModel model(spec, seed);
   torch::NoGradGuard no_grad;
-  auto& net = model.net().module;
+  auto& net = model.weights_for_training().module;
   for (auto& p : net->lstm->parameters()) p.mul_(3.0);
   net->head->weight.mul_(12.0);
+  model.repack();
   return model;
 }
 

@@ -1,0 +1,112 @@
+#include "engine/model/ModelSpec.h"
+
+#include <cstdint>
+
+#include "engine/model/ModelFile.h"
+
+namespace nextbeat::engine {
+
+std::string head_name(HeadKind head) {
+  switch (head) {
+    case HeadKind::kSoftmax:
+      return "softmax";
+    case HeadKind::kSigmoid:
+      return "sigmoid";
+    case HeadKind::kNade:
+      return "nade";
+  }
+  return "?";
+}
+
+nlohmann::json spec_to_json(const ModelSpec& spec) {
+  const auto& c = spec.codec;
+  return {{"codec",
+           {{"kind", std::string(codec_name(c.kind))},
+            {"ticks_per_beat", c.ticks_per_beat},
+            {"velocity_bins", c.velocity_bins},
+            {"max_shift_ticks", c.max_shift_ticks},
+            {"steps_per_beat", c.steps_per_beat},
+            {"include_drums", c.include_drums}}},
+          {"head", head_name(spec.head)},
+          {"input_size", spec.input_size},
+          {"embed", spec.embed},
+          {"hidden", spec.hidden},
+          {"layers", spec.layers},
+          {"dropout", spec.dropout},
+          {"position_inputs", spec.position_inputs}};
+}
+
+namespace {
+
+int int_field(const nlohmann::json& obj, const char* key, int lo, int hi, const std::string& where) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number_integer() || it->get<std::int64_t>() < lo || it->get<std::int64_t>() > hi)
+    throw ModelFileError(where + "." + key + ": expected an integer in " + std::to_string(lo) + ".." +
+                         std::to_string(hi));
+  return it->get<int>();
+}
+
+}  // namespace
+
+ModelSpec spec_from_json(const nlohmann::json& json, const std::string& source) {
+  const std::string where = source + ": spec";
+  if (!json.is_object() || !json.contains("codec") || !json["codec"].is_object())
+    throw ModelFileError(where + ": expected an object with a codec");
+  ModelSpec spec;
+  const auto& c = json["codec"];
+  const auto kind = c.value("kind", std::string());
+  if (const auto named = codec_named(kind)) {
+    spec.codec.kind = *named;
+  } else {
+    throw ModelFileError(where + ".codec.kind: expected " + codec_names());
+  }
+  spec.codec.ticks_per_beat = int_field(c, "ticks_per_beat", 1, 96, where + ".codec");
+  spec.codec.velocity_bins = int_field(c, "velocity_bins", 1, 127, where + ".codec");
+  spec.codec.max_shift_ticks = int_field(c, "max_shift_ticks", 1, 1024, where + ".codec");
+  spec.codec.steps_per_beat = int_field(c, "steps_per_beat", 1, 96, where + ".codec");
+  if (!c.contains("include_drums") || !c["include_drums"].is_boolean())
+    throw ModelFileError(where + ".codec.include_drums: expected true or false");
+  spec.codec.include_drums = c["include_drums"].get<bool>();
+
+  const auto head = json.value("head", std::string());
+  if (head == "softmax") {
+    spec.head = HeadKind::kSoftmax;
+  } else if (head == "sigmoid") {
+    spec.head = HeadKind::kSigmoid;
+  } else if (head == "nade") {
+    spec.head = HeadKind::kNade;
+  } else {
+    throw ModelFileError(where + ".head: expected \"softmax\", \"sigmoid\" or \"nade\"");
+  }
+  spec.input_size = int_field(json, "input_size", 1, 1 << 16, where);
+  spec.embed = int_field(json, "embed", 1, 8192, where);
+  spec.hidden = int_field(json, "hidden", 1, 8192, where);
+  spec.layers = int_field(json, "layers", 1, 16, where);
+  if (!json.contains("dropout") || !json["dropout"].is_number() || json["dropout"].get<double>() < 0 ||
+      json["dropout"].get<double>() >= 1)
+    throw ModelFileError(where + ".dropout: expected a number in [0, 1)");
+  spec.dropout = json["dropout"].get<double>();
+  if (!json.contains("position_inputs") || !json["position_inputs"].is_boolean())
+    throw ModelFileError(where + ".position_inputs: expected true or false");
+  spec.position_inputs = json["position_inputs"].get<bool>();
+
+  const int expected_input = step_input_size(spec.codec);
+  if (spec.input_size != expected_input)
+    throw ModelFileError(where + ".input_size: " + std::to_string(spec.input_size) + " does not match the codec (" +
+                         std::to_string(expected_input) + ")");
+  if (!head_fits(spec.head, step_form(spec.codec.kind)))
+    throw ModelFileError(where + ".head: " + head + " does not fit the " + kind + " codec");
+  return spec;
+}
+
+bool head_fits(HeadKind head, StepForm form) noexcept {
+  return (head == HeadKind::kSoftmax) == (form == StepForm::kToken);
+}
+
+Step warm_up_step(const ModelSpec& spec) noexcept {
+  Step step;
+  if (step_form(spec.codec.kind) == StepForm::kToken) step.token = 0;
+  return step;
+}
+
+}  // namespace nextbeat::engine

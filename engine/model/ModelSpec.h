@@ -1,0 +1,43 @@
+// What a model is: its codec, head and sizes (ModelSpec), as stored in the
+// header of a model file, and the checks a file's spec must pass. No
+// LibTorch, no files: the network is built from this (LstmNet.h).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/codec/Codec.h"
+
+namespace nextbeat::engine {
+
+// softmax: one token of a vocabulary (events). sigmoid: independent keys of a
+// frame (pianoroll). nade: keys of a frame one after another, each
+// conditioned on the keys below it (pianoroll; better chords).
+enum class HeadKind { kSoftmax, kSigmoid, kNade };
+
+struct ModelSpec {
+  CodecSettings codec;
+  HeadKind head = HeadKind::kSoftmax;
+  int input_size = 0;  // events: the vocabulary; pianoroll: kKeys
+  int embed = 256;
+  int hidden = 256;
+  int layers = 2;
+  double dropout = 0.2;
+  bool position_inputs = true;  // position in beat and bar, and source, as extra embeddings
+  int output_size() const { return input_size; }
+  bool operator==(const ModelSpec&) const = default;
+};
+
+nlohmann::json spec_to_json(const ModelSpec& spec);
+// Throws ModelFileError naming source and the field.
+ModelSpec spec_from_json(const nlohmann::json& json, const std::string& source);
+std::string head_name(HeadKind head);
+// Whether a head predicts what a codec's steps are: softmax a token, sigmoid
+// and NADE a frame.
+bool head_fits(HeadKind head, StepForm form) noexcept;
+
+// A step to warm a model's step up with (any valid input of its codec).
+Step warm_up_step(const ModelSpec& spec) noexcept;
+
+}  // namespace nextbeat::engine
