@@ -6,11 +6,7 @@
 set -uo pipefail
 nextbeat=$1
 jsb=$2
-fail() { echo "FAIL: $*" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-"$nextbeat" eval --baseline marginals --data "$jsb" --json >"$tmp/base.json" 2>"$tmp/err" \
-  || fail "baseline: $(cat "$tmp/err")"
-/usr/bin/python3 -c "import json,sys; r=json.load(open('$tmp/base.json')); assert abs(r['nll']-11.10) < 0.01, r" \
-  || fail "marginals anchor: $(cat "$tmp/base.json")"
+report=$("$nextbeat" eval --baseline marginals --data "$jsb" --json) || { echo "FAIL: baseline" >&2; exit 1; }
+/usr/bin/python3 -c "import json,sys; r=json.loads(sys.argv[1]); assert abs(r['nll']-11.10) < 0.01, r" "$report" \
+  || { echo "FAIL: marginals anchor: $report" >&2; exit 1; }
 echo "eval anchor: ok"
