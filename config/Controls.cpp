@@ -1,8 +1,9 @@
 #include "config/Controls.h"
 
+#include "config/NumberText.h"
+
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <stdexcept>
 #include <type_traits>
 
@@ -241,20 +242,14 @@ constexpr bool in_control_order() {
 }
 static_assert(in_control_order(), "kSpecs lists the controls in the order of enum Control");
 
-std::string format_number(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", x);
-  return buf;
-}
-
 }  // namespace
 
 std::string control_range_text(const ControlSpec& spec) {
   switch (spec.type) {
     case kNumber:
-      return "a number in " + format_number(spec.min) + ".." + format_number(spec.max);
+      return "a number in " + number_text(spec.min) + ".." + number_text(spec.max);
     case kInteger:
-      return "an integer in " + format_number(spec.min) + ".." + format_number(spec.max);
+      return "an integer in " + number_text(spec.min) + ".." + number_text(spec.max);
     case kToggle:
       return "0 or 1";
     case kAction:
@@ -289,7 +284,7 @@ ControlValue parse_control_number(const ControlSpec& spec, double number) {
   if (spec.type == kAction) return {1.0, {}};
   const bool integral = spec.type != kNumber;
   if (!std::isfinite(number) || number < spec.min || number > spec.max || (integral && number != std::floor(number)))
-    return {std::nullopt, "expected " + control_range_text(spec) + ", got " + format_number(number)};
+    return {std::nullopt, "expected " + control_range_text(spec) + ", got " + number_text(number)};
   return {number, {}};
 }
 
@@ -398,7 +393,7 @@ std::string format_control_value(const ControlSpec& spec, double value) {
     const auto i = std::clamp<long>(std::lround(value), 0, static_cast<long>(spec.choices.size()) - 1);
     return std::string(spec.choices[static_cast<std::size_t>(i)]);
   }
-  return format_number(value);
+  return number_text(value);
 }
 
 std::string_view key_name(int pitch_class) {

@@ -1,10 +1,10 @@
 #include "config/Schema.h"
 
 #include "config/Controls.h"
+#include "config/NumberText.h"
 
 #include <arpa/inet.h>
 
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>
@@ -12,22 +12,6 @@
 
 namespace nextbeat::config::detail {
 namespace {
-
-std::string format_number(double value) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-  std::string out(buf, end);
-  // TOML needs a '.' or an exponent to read the value back as a float.
-  if (out.find_first_of(".eEn") == std::string::npos) out += ".0";
-  return out;
-}
-
-// Ranges in messages read as people write them: "0.01..10", not "0.010000..10.000000".
-std::string format_bound(double value) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-  return std::string(buf, end);
-}
 
 bool is_ip_address(std::string_view text) {
   const std::string s(text);
@@ -62,7 +46,7 @@ class SectionBuilder {
   }
 
   SectionBuilder& number(std::string_view key, double S::*member, double lo, double hi) {
-    std::string allowed = "a number in " + format_bound(lo) + ".." + format_bound(hi);
+    std::string allowed = "a number in " + number_text(lo) + ".." + number_text(hi);
     return add(
         key, allowed,
         [=, sec = section_](const toml::node& node, Config& c) -> std::string {
@@ -72,7 +56,7 @@ class SectionBuilder {
           (c.*sec).*member = x;
           return {};
         },
-        [sec = section_, member](const Config& c) { return format_number((c.*sec).*member); });
+        [sec = section_, member](const Config& c) { return toml_float_text((c.*sec).*member); });
   }
 
   SectionBuilder& boolean(std::string_view key, bool S::*member) {
@@ -342,7 +326,7 @@ std::string describe_node(const toml::node& node) {
     case toml::node_type::integer:
       return std::to_string(node.as_integer()->get());
     case toml::node_type::floating_point:
-      return format_number(node.as_floating_point()->get());
+      return toml_float_text(node.as_floating_point()->get());
     case toml::node_type::boolean:
       return node.as_boolean()->get() ? "true" : "false";
     case toml::node_type::array:

@@ -1,9 +1,10 @@
 #include "engine/live/LiveEngine.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
+
+#include "engine/queues/SteadyTime.h"
 
 namespace nextbeat::engine {
 namespace {
@@ -32,8 +33,7 @@ SamplingControls sampling_controls(const config::LiveSettings::Sampling& s) noex
 }  // namespace
 
 std::int64_t SteadyClock::now_ns() const noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return steady_now_ns();
 }
 
 std::vector<std::int64_t> LatencyLog::recent() const {

@@ -12,26 +12,17 @@ std::size_t slot_of(const OutputEvent& e) {
 }
 }  // namespace
 
-OutputScheduler::OutputScheduler(OutputSink& out) : out_(out) {
-  pending_.reserve(kCapacity);
-}
-
 void OutputScheduler::add(const OutputEvent& event, std::int64_t now_ns) noexcept {
   if (event.kind == OutputKind::kAllNotesOff) {
-    std::erase_if(pending_, is_note);
+    pending_.drop_if(is_note);
     end_sounding(now_ns);
     return;
   }
-  if (pending_.size() == kCapacity) {
+  // Events of one time keep the engine's order (Timetable::insert).
+  if (!pending_.insert(event)) {
     ++dropped_;
     if (event.kind == OutputKind::kNoteOff && sounding_[slot_of(event)]) play(event, now_ns);
-    return;
   }
-  // Stable: events of one time keep the engine's order (a note-off before
-  // the note-on that retriggers the pitch).
-  const auto at = std::upper_bound(pending_.begin(), pending_.end(), event,
-                                   [](const OutputEvent& a, const OutputEvent& b) { return a.time_ns < b.time_ns; });
-  pending_.insert(at, event);
 }
 
 void OutputScheduler::play_due(std::int64_t now_ns) noexcept {
@@ -43,7 +34,7 @@ void OutputScheduler::play_due(std::int64_t now_ns) noexcept {
     play(e, now_ns);
     ++n;
   }
-  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+  pending_.drop_front(n);
 }
 
 void OutputScheduler::release_all(std::int64_t now_ns) noexcept {

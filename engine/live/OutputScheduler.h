@@ -10,9 +10,9 @@
 #include <bitset>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "engine/queues/LiveEvent.h"
+#include "engine/queues/Timetable.h"
 
 namespace nextbeat::engine {
 
@@ -21,7 +21,7 @@ class OutputScheduler {
   static constexpr std::size_t kCapacity = 4096;
   static constexpr std::int64_t kNever = INT64_MAX;
 
-  explicit OutputScheduler(OutputSink& out);
+  explicit OutputScheduler(OutputSink& out) : out_(out) {}
 
   // Takes an event from the engine. kAllNotesOff acts at once: pending note
   // events are dropped and every sounding note ends now. A full table drops
@@ -46,8 +46,8 @@ class OutputScheduler {
   void end_sounding(std::int64_t now_ns) noexcept;
 
   OutputSink& out_;
-  std::vector<OutputEvent> pending_;  // sorted by time; capacity reserved up front
-  std::bitset<16 * 128> sounding_;    // channel * 128 + pitch
+  Timetable<OutputEvent, kCapacity> pending_;
+  std::bitset<16 * 128> sounding_;  // channel * 128 + pitch
   std::size_t sounding_count_ = 0;
   std::uint64_t dropped_ = 0;
   std::int64_t last_lateness_ns_ = 0;

@@ -4,9 +4,7 @@
 #include <fluidsynth.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
@@ -14,6 +12,8 @@
 #include <vector>
 
 #include "engine/queues/SpscQueue.h"
+#include "engine/queues/SteadyTime.h"
+#include "engine/queues/Timetable.h"
 #include "io/DeviceList.h"
 #include "io/audio/FluidSynthSetup.h"
 
@@ -22,11 +22,6 @@ namespace {
 
 constexpr const char* kStreamName = "nextbeat-audio";  // the JACK client's name
 constexpr int kChannels = 2;                           // stereo, interleaved
-
-std::int64_t steady_now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 bool is_audio_event(engine::OutputKind kind) {
   return kind == engine::OutputKind::kNoteOn || kind == engine::OutputKind::kNoteOff ||
@@ -139,7 +134,7 @@ struct AudioOutput::Impl {
   static int callback(void* output, void* /*input*/, unsigned frames, double /*stream_time_s*/,
                       RtAudioStreamStatus status, void* user) {
     auto* self = static_cast<Impl*>(user);
-    const std::int64_t block_start_ns = steady_now_ns();
+    const std::int64_t block_start_ns = engine::steady_now_ns();
     self->callbacks.fetch_add(1, std::memory_order_relaxed);
     if ((status & RTAUDIO_OUTPUT_UNDERFLOW) != 0) self->xruns.fetch_add(1, std::memory_order_relaxed);
     self->render(static_cast<float*>(output), frames, block_start_ns);
@@ -151,22 +146,15 @@ struct AudioOutput::Impl {
   // same pitch stays before it).
   void take_events() noexcept {
     engine::OutputEvent event;
-    while (pending_count < kPendingCapacity && queue.pop(event)) {
+    while (!pending.full() && queue.pop(event)) {
       if (event.kind == engine::OutputKind::kAllNotesOff) {
-        const auto end = std::remove_if(pending.begin(), pending.begin() + pending_count, [](const auto& e) {
+        pending.drop_if([](const auto& e) {
           return e.kind == engine::OutputKind::kNoteOn || e.kind == engine::OutputKind::kNoteOff;
         });
-        pending_count = static_cast<std::size_t>(end - pending.begin());
         for (int channel = 0; channel < 16; ++channel) fluid_synth_all_notes_off(synth.get(), channel);
         continue;
       }
-      std::size_t at = pending_count;
-      while (at > 0 && pending[at - 1].time_ns > event.time_ns) {
-        pending[at] = pending[at - 1];
-        --at;
-      }
-      pending[at] = event;
-      ++pending_count;
+      pending.insert(event);
     }
   }
 
@@ -204,7 +192,7 @@ struct AudioOutput::Impl {
     const std::int64_t block_ns = static_cast<std::int64_t>(frames) * 1'000'000'000 / sample_rate;
     std::int64_t frame = 0;
     std::size_t done = 0;
-    for (; done < pending_count; ++done) {
+    for (; done < pending.size(); ++done) {
       const engine::OutputEvent& event = pending[done];
       const std::int64_t delta_ns = event.time_ns - block_start_ns;
       std::int64_t offset = 0;
@@ -224,15 +212,13 @@ struct AudioOutput::Impl {
       apply(event);
     }
     write(out, frame, frames);
-    std::move(pending.begin() + done, pending.begin() + pending_count, pending.begin());
-    pending_count -= done;
+    pending.drop_front(done);
   }
 
   // First: its cache-line-aligned indices would leave padding elsewhere.
   engine::SpscQueue<engine::OutputEvent> queue{kQueueCapacity};
-  std::array<engine::OutputEvent, kPendingCapacity> pending{};  // the callback's only
-  std::size_t pending_count = 0;
-  std::int64_t half_block = 32;  // frames; half of FluidSynth's internal block
+  engine::Timetable<engine::OutputEvent, kPendingCapacity> pending;  // the callback's only
+  std::int64_t half_block = 32;                                      // frames; half of FluidSynth's internal block
 
   std::string api_name;
   std::string device_name;

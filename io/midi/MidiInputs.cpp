@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <optional>
 #include <set>
 #include <stdexcept>
 #include <utility>
 
+#include "engine/queues/SteadyTime.h"
 #include "io/midi/MidiApi.h"
 #include "io/midi/MidiMessage.h"
 #include "io/midi/RtMidiPorts.h"
@@ -47,8 +47,7 @@ struct Listener {
 // in the same process call, so timestamps have the period's granularity.
 void on_midi(double /*delta_s*/, std::vector<unsigned char>* message, void* user) {
   auto* listener = static_cast<Listener*>(user);
-  const std::int64_t now_ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  const std::int64_t now_ns = engine::steady_now_ns();
   engine::InputEvent event;
   if (message != nullptr && parse_midi(*message, now_ns, listener->channel_mask, event)) {
     listener->hub->push(listener->slot, event);

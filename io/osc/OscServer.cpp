@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +24,8 @@
 #include <boost/asio/ip/v6_only.hpp>
 
 #include "config/Controls.h"
+#include "config/NumberText.h"
+#include "engine/queues/SteadyTime.h"
 #include "io/osc/OscSender.h"
 
 namespace nextbeat::io {
@@ -44,12 +45,6 @@ constexpr int kMaxRepliesPerDatagram = 8;
 // /nextbeat/error replies a second at most, whatever comes in: a flood of bad
 // messages must not become a flood of replies (the refusals are still counted).
 constexpr int kMaxErrorRepliesPerSecond = 20;
-
-std::string format_number(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", x);
-  return buf;
-}
 
 OscCommand refusal(std::string_view address, const std::string& what) {
   OscCommand command;
@@ -158,7 +153,7 @@ OscCommand decode_note(const Message& m, std::int64_t time_ns) {
     const Field& field = kFields[i];
     if (!std::isfinite(x) || x != std::floor(x) || x < field.min || x > field.max)
       return refusal(m.path, "expected an integer " + std::string(field.name) + " in " + std::to_string(field.min) +
-                                 ".." + std::to_string(field.max) + ", got " + format_number(x));
+                                 ".." + std::to_string(field.max) + ", got " + config::number_text(x));
     values[i] = static_cast<int>(x);
   }
   engine::InputEvent event;
@@ -371,11 +366,6 @@ std::string endpoint_text(const asio::ip::address& address, std::uint16_t port) 
   return (address.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-std::int64_t steady_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 std::string_view osc_request_name(OscRequest request) {
@@ -428,7 +418,7 @@ struct OscServer::Impl {
   }
 
   void handle_datagram(std::size_t size) {
-    const std::int64_t now_ns = steady_now_ns();
+    const std::int64_t now_ns = engine::steady_now_ns();
     const asio::ip::address from = unmapped(sender.address());
     if (std::find(allow.begin(), allow.end(), from) == allow.end()) {
       ignored.fetch_add(1, std::memory_order_relaxed);

@@ -1,9 +1,6 @@
 #include "engine/music/AbcImport.h"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "SharedData.h"
 #include "engine/music/MidiFile.h"
+#include "engine/util/Subprocess.h"
 #include "engine/util/TempDirectory.h"
 
 using namespace nextbeat::engine;
@@ -24,7 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kData = NEXTBEAT_SHARED_DATA;
 const char* const kTunes = "nottingham-jukedeck-trainvalid";
 
 // Sets an environment variable for one scope and puts the old value back.
@@ -50,23 +48,11 @@ class ScopedEnv {
 };
 
 // Extracts some members of the Nottingham archive with tar (argv, no shell).
-void extract(const fs::path& into, const std::vector<std::string>& members) {
-  std::vector<std::string> args = {"tar", "-xzf", (kData / "nottingham" / (std::string(kTunes) + ".tar.gz")).string(),
-                                   "-C", into.string()};
+void extract(const fs::path& archive, const fs::path& into, const std::vector<std::string>& members) {
+  std::vector<std::string> args = {"tar", "-xzf", archive.string(), "-C", into.string()};
   for (const auto& m : members) args.push_back(std::string(kTunes) + "/" + m);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  pid_t pid = 0;
-  REQUIRE(::posix_spawnp(&pid, "tar", &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+  const ProcessResult result = run_process(args, {.log = into / "tar.log"});
+  REQUIRE(result.succeeded());
 }
 
 void write_text(const fs::path& path, const std::string& text) {
@@ -101,8 +87,9 @@ std::string abc_error(F f) {
 }  // namespace
 
 TEST_CASE("a Nottingham tune converts, and its melody matches the jukedeck MIDI", "[unit][data]") {
+  const fs::path archive = nextbeat::test::shared_data("nottingham/" + std::string(kTunes) + ".tar.gz");
   TempDirectory dir("nextbeat-abc-test");
-  extract(dir.path(), {"train/abc/ashover1.abc", "train/midi_melody/ashover1.mid"});
+  extract(archive, dir.path(), {"train/abc/ashover1.abc", "train/midi_melody/ashover1.mid"});
   const fs::path abc = dir.path() / kTunes / "train/abc/ashover1.abc";
 
   const std::vector<Score> scores = import_abc_file(abc);

@@ -1,7 +1,6 @@
 // The events and pianoroll codecs: the token layout, hand-built cases, the
 // streaming encoder against the batch one, and round trips over every file of
 // ../shared/data.
-#include <unistd.h>
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -16,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "SharedData.h"
 #include "engine/codec/Codec.h"
 #include "engine/codec/EventCodec.h"
 #include "engine/codec/LiveStream.h"
@@ -23,13 +23,14 @@
 #include "engine/music/AbcImport.h"
 #include "engine/music/MidiFile.h"
 #include "engine/music/PianoRollData.h"
+#include "engine/util/Subprocess.h"
+#include "engine/util/TempDirectory.h"
 
 namespace fs = std::filesystem;
 using namespace nextbeat::engine;
+using nextbeat::test::shared_data;
 
 namespace {
-
-const fs::path kData = NEXTBEAT_SHARED_DATA;
 
 Note make_note(int pitch, double start, double end, int velocity = 100, int channel = 0, std::uint8_t source = 0) {
   Note note;
@@ -145,20 +146,15 @@ void check_round_trip(const EventCodec& codec, const Score& score) {
 
 // Extracts an archive into a fresh temporary directory (removed by the destructor).
 struct Extracted {
-  fs::path root;
+  TempDirectory dir{"nextbeat-codec-test"};
+  const fs::path& root = dir.path();
   // `members`: tar wildcards of what to extract (all when empty); fewer files, faster tests.
-  explicit Extracted(const fs::path& archive, const std::string& members = "") {
-    root = fs::temp_directory_path() /
-           ("nextbeat-codec-test-" + std::to_string(::getpid()) + "-" + archive.stem().stem().string());
-    fs::remove_all(root);
-    fs::create_directories(root);
-    const std::string command = "tar -xzf '" + archive.string() + "' -C '" + root.string() + "'" +
-                                (members.empty() ? "" : " --wildcards " + members);
-    REQUIRE(std::system(command.c_str()) == 0);
-  }
-  ~Extracted() {
-    std::error_code ignored;
-    fs::remove_all(root, ignored);
+  explicit Extracted(const fs::path& archive, const std::vector<std::string>& members = {}) {
+    std::vector<std::string> args = {"tar", "-xzf", archive.string(), "-C", root.string()};
+    if (!members.empty()) args.push_back("--wildcards");
+    args.insert(args.end(), members.begin(), members.end());
+    const ProcessResult result = run_process(args, {.log = root / "tar.log"});
+    REQUIRE(result.succeeded());
   }
 };
 
@@ -677,6 +673,7 @@ TEST_CASE("pianoroll: JSON -> frames -> notes -> frames is the identity on every
                                                        {"musedata/musedata-pianoroll-valid.json", 1},
                                                        {"piano-midi.de/piano-midi.de-pianoroll-train.json", 1},
                                                        {"piano-midi.de/piano-midi.de-pianoroll-valid.json", 1}};
+  for (const auto& [file, spb] : files) shared_data(file);  // all, or the test skips before it starts
   std::size_t sequences = 0;
   for (const auto& [file, spb] : files) {
     CodecSettings settings;
@@ -684,7 +681,7 @@ TEST_CASE("pianoroll: JSON -> frames -> notes -> frames is the identity on every
     settings.steps_per_beat = spb;
     const PianoRollCodec codec(settings);
     const EventCodec events(CodecSettings{});  // 12 ticks: every 1/1, 1/2, 1/4 beat lies on the grid
-    for (const auto& [split, list] : load_pianoroll_json(kData / file, spb)) {
+    for (const auto& [split, list] : load_pianoroll_json(shared_data(file), spb)) {
       for (const auto& sequence : list) {
         ++sequences;
         INFO(sequence.source);
@@ -706,8 +703,8 @@ TEST_CASE("pianoroll: JSON -> frames -> notes -> frames is the identity on every
 }
 
 TEST_CASE("pianoroll: JSB 16th MIDI equals Jsb16thSeparated.json frames", "[unit][data]") {
-  const auto json = load_pianoroll_json(kData / "jsb_chorales/Jsb16thSeparated.json", 4);
-  const Extracted midi(kData / "jsb_chorales/jsb-chorales-16th-satb-midi.tar.gz");
+  const auto json = load_pianoroll_json(shared_data("jsb_chorales/Jsb16thSeparated.json"), 4);
+  const Extracted midi(shared_data("jsb_chorales/jsb-chorales-16th-satb-midi.tar.gz"));
   CodecSettings settings;
   settings.kind = CodecKind::kPianoRoll;
   settings.steps_per_beat = 4;
@@ -735,10 +732,13 @@ TEST_CASE("pianoroll: JSB 16th MIDI equals Jsb16thSeparated.json frames", "[unit
 // ---- Every MIDI (and ABC) file of the shared data through the events codec ----------
 
 TEST_CASE("events: every MIDI file and ABC tune of the shared data round-trips up to the grid", "[unit][data]") {
-  std::vector<fs::path> loose = files_with(kData, {".mid"});
-  const Extracted jsb(kData / "jsb_chorales/jsb-chorales-16th-satb-midi.tar.gz");
+  const fs::path jsb_archive = shared_data("jsb_chorales/jsb-chorales-16th-satb-midi.tar.gz");
+  const fs::path nottingham_archive = shared_data("nottingham/nottingham-jukedeck-trainvalid.tar.gz");
+  std::vector<fs::path> loose = files_with(shared_data("piano_performance"), {".mid"});
+  for (const auto& f : files_with(shared_data("multitrack_pop"), {".mid"})) loose.push_back(f);
+  const Extracted jsb(jsb_archive);
   // midi/ holds melody + chords; midi_melody/ and midi_chords/ are its tracks alone, so they add nothing here.
-  const Extracted nottingham(kData / "nottingham/nottingham-jukedeck-trainvalid.tar.gz", "'*/midi/*' '*/abc/*'");
+  const Extracted nottingham(nottingham_archive, {"*/midi/*", "*/abc/*"});
   std::vector<fs::path> all = loose;
   for (const auto* extracted : {&jsb, &nottingham}) {
     const auto more = files_with(extracted->root, {".mid"});

@@ -1,6 +1,5 @@
 // load_dataset: splits by file (directory names, else a stable hash), archives,
 // piano-roll JSON with either codec, skipped files; and transposition.
-#include <unistd.h>
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -10,17 +9,18 @@
 
 #include <catch2/catch.hpp>
 
+#include "SharedData.h"
 #include "engine/codec/EventCodec.h"
 #include "engine/codec/PianoRollCodec.h"
 #include "engine/music/MidiFile.h"
 #include "engine/offline/Dataset.h"
+#include "engine/util/Subprocess.h"
+#include "engine/util/TempDirectory.h"
 
 namespace fs = std::filesystem;
 using namespace nextbeat::engine;
 
 namespace {
-
-const fs::path kData = NEXTBEAT_SHARED_DATA;
 
 Score tune(int first_pitch, int notes = 4) {
   Score score;
@@ -36,17 +36,10 @@ Score tune(int first_pitch, int notes = 4) {
   return score;
 }
 
+// Files written into a scratch directory (removed with it).
 struct TempTree {
-  fs::path root;
-  TempTree() {
-    root = fs::temp_directory_path() / ("nextbeat-dataset-test-" + std::to_string(::getpid()));
-    fs::remove_all(root);
-    fs::create_directories(root);
-  }
-  ~TempTree() {
-    std::error_code ignored;
-    fs::remove_all(root, ignored);
-  }
+  TempDirectory dir{"nextbeat-dataset-test"};
+  const fs::path& root = dir.path();
   fs::path midi(const fs::path& relative, int pitch = 60) const {
     const fs::path path = root / relative;
     fs::create_directories(path.parent_path());
@@ -116,7 +109,9 @@ TEST_CASE("load_dataset: splits by directory name or by hash, archives, warnings
   tree.midi("staging/Test/e.mid");
   tree.midi("staging/x/valid/f.mid");
   const std::string pack = (tree.root / "set/pack.tar.gz").string();
-  REQUIRE(std::system(("tar -czf '" + pack + "' -C '" + (tree.root / "staging").string() + "' Test x").c_str()) == 0);
+  REQUIRE(run_process({"tar", "-czf", pack, "-C", (tree.root / "staging").string(), "Test", "x"},
+                      {.log = tree.root / "tar.log"})
+              .succeeded());
 
   const EventCodec codec(CodecSettings{});
   DatasetOptions options;
@@ -222,8 +217,9 @@ TEST_CASE("load_dataset: piano-roll JSON with either codec", "[unit]") {
 }
 
 TEST_CASE("load_dataset: the JSB MIDI archive splits by its directories", "[unit][data]") {
+  const fs::path archive = nextbeat::test::shared_data("jsb_chorales/jsb-chorales-16th-satb-midi.tar.gz");
   const EventCodec codec(CodecSettings{});
-  const Dataset dataset = load_dataset({kData / "jsb_chorales/jsb-chorales-16th-satb-midi.tar.gz"}, codec, {});
+  const Dataset dataset = load_dataset({archive}, codec, {});
   CHECK(dataset.warnings.empty());
   CHECK(dataset.files == 382);
   CHECK(dataset.train.size() == 229);

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "LiveFakes.h"
 #include "config/Config.h"
 #include "config/Controls.h"
 #include "engine/live/LiveEngine.h"
@@ -23,38 +24,8 @@ namespace {
 
 constexpr std::int64_t kMs = 1'000'000;
 
-class FakeClock final : public Clock {
- public:
-  std::int64_t now_ns() const noexcept override {
-    t_ += per_call_;  // a slow machine: every look at the clock costs time
-    return t_;
-  }
-  void set(std::int64_t t) { t_ = t; }
-  std::int64_t t() const { return t_; }
-  void cost_per_call(std::int64_t ns) { per_call_ = ns; }
-
- private:
-  mutable std::int64_t t_ = 1'000 * kMs;
-  std::int64_t per_call_ = 0;
-};
-
-// What reached "the synth": note on/off as played, and what is sounding.
-struct Recorder final : OutputSink {
-  void emit(const OutputEvent& e) noexcept override {
-    events.push_back(e);
-    const auto key = std::pair{e.channel, e.pitch};
-    if (e.kind == OutputKind::kNoteOn) sounding[key] = true;
-    if (e.kind == OutputKind::kNoteOff) sounding.erase(key);
-    if (e.kind == OutputKind::kBeat) ++beats;
-  }
-  std::size_t notes_on() const {
-    return static_cast<std::size_t>(
-        std::count_if(events.begin(), events.end(), [](const auto& e) { return e.kind == OutputKind::kNoteOn; }));
-  }
-  std::vector<OutputEvent> events;
-  std::map<std::pair<int, int>, bool> sounding;
-  int beats = 0;
-};
+using test::FakeClock;
+using test::Recorder;
 
 // Engine -> timetable -> recorder, as the daemon's engine and output threads do.
 struct Rig {

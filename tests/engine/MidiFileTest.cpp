@@ -1,10 +1,5 @@
 #include "engine/music/MidiFile.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -21,36 +16,24 @@
 #include <tuple>
 #include <vector>
 
+#include "SharedData.h"
+#include "Skip.h"
+#include "engine/util/Subprocess.h"
 #include "engine/util/TempDirectory.h"
 
 using namespace nextbeat::engine;
+using nextbeat::test::shared_data;
+using nextbeat::test::test_data;
 namespace fs = std::filesystem;
 
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-const fs::path kData = NEXTBEAT_SHARED_DATA;
-
-// Runs argv (no shell) with stdout and stderr into out_file; returns the exit status, or -1 when it cannot start.
+// Runs argv (no shell) with stdout and stderr into out_file; returns the exit status, or -1 when it did not exit.
 int run(const std::vector<std::string>& args, const fs::path& out_file) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = 0;
-  const int err = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (err != 0) return -1;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const ProcessResult result = run_process(args, {.log = out_file});
+  return result.status == ProcessResult::Status::kExited ? result.exit_status : -1;
 }
 
 std::string slurp(const fs::path& path) {
@@ -69,12 +52,13 @@ const char* const kNottingham = "nottingham-jukedeck-trainvalid";  //
 // Extracts from the JSB or the Nottingham archive (chosen by the path's top folder) into one directory kept for
 // the whole run; only what a test asks for, once. An empty member extracts the whole archive.
 fs::path extracted(const std::string& top, const std::string& member = "") {
+  // Skips the test before the directory exists when the archive is missing.
+  const fs::path archive =
+      shared_data(top == kJsb ? "jsb_chorales/" + top + ".tar.gz" : "nottingham/" + top + ".tar.gz");
   static TempDirectory dir("nextbeat-midi-test");
   static std::set<std::string> done;
   const std::string path = member.empty() ? top : top + "/" + member;
   if (!done.count(top) && !done.count(path)) {
-    const fs::path archive =
-        top == kJsb ? kData / "jsb_chorales" / (top + ".tar.gz") : kData / "nottingham" / (top + ".tar.gz");
     const fs::path log = dir.path() / "tar.log";
     std::vector<std::string> args = {"tar", "-xzf", archive.string(), "-C", dir.path().string()};
     if (!member.empty()) args.push_back(path);
@@ -95,9 +79,14 @@ std::vector<fs::path> mid_files_in(const fs::path& dir) {
   return files;
 }
 
+// A chorale of the JSB MIDI archive: from tests/data when it is one of the few committed there (train 0 and 2,
+// valid 3, test 1 and 7), else extracted from the shared archive.
 fs::path jsb_file(const std::string& split, int index) {
   char name[32];
   std::snprintf(name, sizeof name, "%s_%03d.mid", split.c_str(), index);
+  if (const fs::path committed = test_data("jsb_chorales/" + split + "/" + name); fs::exists(committed)) {
+    return committed;
+  }
   return extracted(kJsb, split + "/" + name);
 }
 
@@ -189,14 +178,58 @@ void check_sensible(const Score& score) {
   CHECK(ok);
 }
 
+// Write then read gives the same notes, tempo map and time signatures.
+void check_round_trip(const fs::path& file) {
+  const Score original = read_midi_file(file);
+  INFO(original.source);
+  const Score again = parse_midi(serialize_midi(original, original.ticks_per_beat), "round trip");
+  CHECK(again.ticks_per_beat == original.ticks_per_beat);
+  CHECK(again.tempo_map == original.tempo_map);
+  CHECK(again.time_signatures == original.time_signatures);
+  CHECK(keys(again, false) == keys(original, false));
+  // Track indices survive when track 0 holds no notes and each track one channel (JSB, the pop files don't).
+  const bool conventional =
+      std::none_of(original.notes.begin(), original.notes.end(), [](const Note& n) { return n.track == 0; });
+  if (file.string().find("jsb") != std::string::npos) REQUIRE(conventional);
+  if (conventional && file.string().find("multitrack_pop") == std::string::npos) {
+    CHECK(keys(again, true) == keys(original, true));
+  }
+}
+
+// Every truncation of a real file is an error naming the file and a byte.
+void check_every_truncation(const fs::path& path) {
+  const Bytes bytes = slurp_bytes(path);
+  REQUIRE(bytes.size() > 100);
+  REQUIRE_NOTHROW(parse_midi(bytes, path.string()));
+  // Every prefix of the small files; a spread of them for the large one.
+  const std::size_t step = bytes.size() < 20000 ? 1 : 61;
+  std::size_t failures = 0;
+  for (std::size_t cut = 0; cut < bytes.size(); cut += step) {
+    try {
+      parse_midi(std::span(bytes).first(cut), path.filename().string());
+      ++failures;
+      FAIL_CHECK("no error for " << path.filename().string() << " cut to " << cut << " bytes");
+    } catch (const MidiFileError& e) {
+      const std::string message = e.what();
+      const bool names =
+          message.rfind(path.filename().string() + ": byte ", 0) == 0 && e.byte_offset() && *e.byte_offset() <= cut;
+      if (!names) {
+        ++failures;
+        FAIL_CHECK(message);
+      }
+    }
+    if (failures > 5) break;
+  }
+}
+
 }  // namespace
 
 // --- Real files ---------------------------------------------------------------------------------------------------
 
 TEST_CASE("every MIDI file in the shared data loads with sensible content", "[unit][data]") {
   std::map<std::string, std::vector<fs::path>> groups;
-  groups["piano_performance"] = mid_files_in(kData / "piano_performance");
-  groups["multitrack_pop"] = mid_files_in(kData / "multitrack_pop");
+  groups["piano_performance"] = mid_files_in(shared_data("piano_performance"));
+  groups["multitrack_pop"] = mid_files_in(shared_data("multitrack_pop"));
   for (const char* split : {"train", "valid", "test"}) {
     auto files = mid_files_in(extracted(kJsb) / split);
     groups["jsb"].insert(groups["jsb"].end(), files.begin(), files.end());
@@ -233,22 +266,15 @@ TEST_CASE("every MIDI file in the shared data loads with sensible content", "[un
 }
 
 TEST_CASE("real files: resolutions, drums and track layout come through", "[unit][data]") {
-  const Score maestro = read_midi_file(kData / "piano_performance" / "maestro_1.mid");
+  const Score maestro = read_midi_file(shared_data("piano_performance/maestro_1.mid"));
   CHECK(maestro.ticks_per_beat == 384);
 
   // Multi-track pop files carry a drum part on channel 9; it is kept.
-  const Score pop = read_midi_file(kData / "multitrack_pop" / "Funkytown.mid");
+  const Score pop = read_midi_file(shared_data("multitrack_pop/Funkytown.mid"));
   CHECK(std::any_of(pop.notes.begin(), pop.notes.end(), [](const Note& n) { return n.is_drum(); }));
   std::set<int> tracks;
   for (const auto& n : pop.notes) tracks.insert(n.track);
   CHECK(tracks.size() > 3);
-
-  // JSB: 4 tracks of notes (S, A, T, B) on channels 0..3 after the tempo track, at a fixed 80 bpm.
-  const Score jsb = read_midi_file(jsb_file("train", 0));
-  CHECK(jsb.ticks_per_beat == 480);
-  REQUIRE(jsb.tempo_map.size() == 1);
-  CHECK(jsb.tempo_map[0].bpm == Approx(80.0));
-  for (const auto& n : jsb.notes) CHECK(n.track == n.channel + 1);
 
   // Nottingham: 3/4 for this waltz; melody and chords on two tracks.
   const Score waltz = read_midi_file(extracted(kNottingham, "train/midi/ashover1.mid"));
@@ -258,7 +284,7 @@ TEST_CASE("real files: resolutions, drums and track layout come through", "[unit
 }
 
 TEST_CASE("JSB MIDI read back on the 16th grid reproduces Jsb16thSeparated.json", "[unit][data]") {
-  std::ifstream in(kData / "jsb_chorales" / "Jsb16thSeparated.json");
+  std::ifstream in(shared_data("jsb_chorales/Jsb16thSeparated.json"));
   const nlohmann::json json = nlohmann::json::parse(in);
   extracted(kJsb);  // all 382 at once
   std::size_t checked = 0;
@@ -290,32 +316,28 @@ TEST_CASE("JSB MIDI read back on the 16th grid reproduces Jsb16thSeparated.json"
   CHECK(checked == 382);
 }
 
+TEST_CASE("the committed JSB chorales: layout, and round trips through the writer", "[unit]") {
+  // 4 tracks of notes (S, A, T, B) on channels 0..3 after the tempo track, at a fixed 80 bpm.
+  const Score jsb = read_midi_file(jsb_file("train", 0));
+  CHECK(jsb.ticks_per_beat == 480);
+  REQUIRE(jsb.tempo_map.size() == 1);
+  CHECK(jsb.tempo_map[0].bpm == Approx(80.0));
+  for (const auto& n : jsb.notes) CHECK(n.track == n.channel + 1);
+
+  for (const auto& file : {jsb_file("train", 0), jsb_file("valid", 3)}) check_round_trip(file);
+}
+
 TEST_CASE("round trips of real files through the writer", "[unit][data]") {
   SECTION("write then read gives the same notes, tempo map and time signatures") {
-    std::vector<fs::path> files = {
-        jsb_file("train", 0), jsb_file("valid", 3), extracted(kNottingham, "train/midi/ashover1.mid"),
-        kData / "piano_performance" / "maestro_5.mid", kData / "piano_performance" / "POP909_008.mid"};
-    for (const auto& f : mid_files_in(kData / "multitrack_pop")) files.push_back(f);
-    for (const auto& file : files) {
-      const Score original = read_midi_file(file);
-      INFO(original.source);
-      const Score again = parse_midi(serialize_midi(original, original.ticks_per_beat), "round trip");
-      CHECK(again.ticks_per_beat == original.ticks_per_beat);
-      CHECK(again.tempo_map == original.tempo_map);
-      CHECK(again.time_signatures == original.time_signatures);
-      CHECK(keys(again, false) == keys(original, false));
-      // Track indices survive when track 0 holds no notes and each track one channel (JSB, the pop files don't).
-      const bool conventional =
-          std::none_of(original.notes.begin(), original.notes.end(), [](const Note& n) { return n.track == 0; });
-      if (file.string().find("jsb") != std::string::npos) REQUIRE(conventional);
-      if (conventional && file.string().find("multitrack_pop") == std::string::npos) {
-        CHECK(keys(again, true) == keys(original, true));
-      }
-    }
+    std::vector<fs::path> files = {shared_data("piano_performance/maestro_5.mid"),
+                                   shared_data("piano_performance/POP909_008.mid"),
+                                   extracted(kNottingham, "train/midi/ashover1.mid")};
+    for (const auto& f : mid_files_in(shared_data("multitrack_pop"))) files.push_back(f);
+    for (const auto& file : files) check_round_trip(file);
   }
 
   SECTION("writing at another resolution moves notes by at most half a tick") {
-    const Score original = read_midi_file(kData / "piano_performance" / "maestro_1.mid");  // 384 tpq
+    const Score original = read_midi_file(shared_data("piano_performance/maestro_1.mid"));  // 384 tpq
     const Score again = parse_midi(serialize_midi(original, 480), "480");
     REQUIRE(again.notes.size() == original.notes.size());
     CHECK(again.ticks_per_beat == 480);
@@ -333,14 +355,14 @@ TEST_CASE("round trips of real files through the writer", "[unit][data]") {
 TEST_CASE("files we write are read alike by mido, an independent reader", "[unit][data]") {
   const fs::path python = "/usr/bin/python3";
   if (!fs::exists(python)) {
-    WARN("skipped: /usr/bin/python3 is missing (Debian python3-mido provides the reference reader)");
-    return;
+    nextbeat::test::skip_test("needs /usr/bin/python3 with mido (Debian python3-mido), the reference reader");
   }
+  const std::vector<fs::path> files = {jsb_file("test", 1), shared_data("multitrack_pop/Mr._Blue_Sky.mid"),
+                                       shared_data("piano_performance/POP909_010.mid")};
   TempDirectory dir("nextbeat-midi-test");
   std::vector<std::pair<fs::path, Score>> written;
   int n = 0;
-  for (const auto& file : {jsb_file("test", 1), kData / "multitrack_pop" / "Mr._Blue_Sky.mid",
-                           kData / "piano_performance" / "POP909_010.mid"}) {
+  for (const auto& file : files) {
     const Score score = read_midi_file(file);
     const fs::path out = dir.path() / ("written " + std::to_string(n++) + ".mid");  // a space on purpose
     write_midi_file(out, score, 480);
@@ -371,10 +393,7 @@ for path in sys.argv[1:]:
   for (const auto& [path, score] : written) args.push_back(path.string());
   const fs::path out = dir.path() / "mido.out";
   const int rc = run(args, out);
-  if (rc == 77) {
-    WARN("skipped: mido is not importable by /usr/bin/python3 (install the Debian package python3-mido)");
-    return;
-  }
+  if (rc == 77) nextbeat::test::skip_test("needs mido importable by /usr/bin/python3 (Debian python3-mido)");
   INFO(slurp(out));
   REQUIRE(rc == 0);
   std::istringstream lines(slurp(out));
@@ -604,36 +623,19 @@ TEST_CASE("malformed input throws MidiFileError naming the file and the byte", "
   }
 }
 
-TEST_CASE("truncated and corrupted real files", "[unit][data]") {
-  SECTION("every truncation of real files is an error naming the file and a byte") {
-    for (const auto& path : {jsb_file("train", 2), extracted(kNottingham, "valid/midi/jigs124.mid"),
-                             kData / "multitrack_pop" / "Funkytown.mid"}) {
-      const Bytes bytes = slurp_bytes(path);
-      REQUIRE(bytes.size() > 100);
-      REQUIRE_NOTHROW(parse_midi(bytes, path.string()));
-      // Every prefix of the small files; a spread of them for the large one.
-      const std::size_t step = bytes.size() < 20000 ? 1 : 61;
-      std::size_t failures = 0;
-      for (std::size_t cut = 0; cut < bytes.size(); cut += step) {
-        try {
-          parse_midi(std::span(bytes).first(cut), path.filename().string());
-          ++failures;
-          FAIL_CHECK("no error for " << path.filename().string() << " cut to " << cut << " bytes");
-        } catch (const MidiFileError& e) {
-          const std::string message = e.what();
-          const bool names =
-              message.rfind(path.filename().string() + ": byte ", 0) == 0 && e.byte_offset() && *e.byte_offset() <= cut;
-          if (!names) {
-            ++failures;
-            FAIL_CHECK(message);
-          }
-        }
-        if (failures > 5) break;
-      }
-    }
+TEST_CASE("truncated real files of the shared data", "[unit][data]") {
+  for (const auto& path :
+       {extracted(kNottingham, "valid/midi/jigs124.mid"), shared_data("multitrack_pop/Funkytown.mid")}) {
+    check_every_truncation(path);
+  }
+}
+
+TEST_CASE("truncated and corrupted committed JSB chorales", "[unit]") {
+  SECTION("every truncation is an error naming the file and a byte") {
+    check_every_truncation(jsb_file("train", 2));
   }
 
-  SECTION("corrupted real files either load or throw MidiFileError") {
+  SECTION("corrupted files either load or throw MidiFileError") {
     const Bytes original = slurp_bytes(jsb_file("test", 7));
     std::mt19937 rng(1234);
     std::uniform_int_distribution<std::size_t> where(0, original.size() - 1);

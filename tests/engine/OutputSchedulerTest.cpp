@@ -2,15 +2,14 @@
 
 #include <vector>
 
+#include "LiveFakes.h"
 #include "engine/live/OutputScheduler.h"
 
 using namespace nextbeat::engine;
 
 namespace {
-struct Recorder final : OutputSink {
-  void emit(const OutputEvent& e) noexcept override { events.push_back(e); }
-  std::vector<OutputEvent> events;
-};
+using nextbeat::test::Recorder;
+
 OutputEvent note(std::int64_t t, bool on, int pitch) {
   return OutputEvent{.time_ns = t,
                      .kind = on ? OutputKind::kNoteOn : OutputKind::kNoteOff,

@@ -16,6 +16,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "LiveFakes.h"
 #include "config/Config.h"
 #include "engine/codec/Codec.h"
 #include "engine/live/LiveEngine.h"
@@ -257,10 +258,7 @@ TEST_CASE("model.device: auto and cpu step on the packed CPU path without a GPU;
 }
 
 TEST_CASE("the live engine does not allocate while it plays", "[unit][packed][live]") {
-  struct FakeClock final : Clock {
-    std::int64_t now_ns() const noexcept override { return t; }
-    std::int64_t t = 1'000'000'000;
-  } clock;
+  nextbeat::test::FakeClock clock;
   struct NullSink final : OutputSink {
     void emit(const OutputEvent&) noexcept override {}
   } sink;
@@ -274,11 +272,11 @@ TEST_CASE("the live engine does not allocate while it plays", "[unit][packed][li
     static constexpr std::int16_t kMelody[] = {60, 62, 64, 65, 67, 69, 71, 72};
     for (int i = 0; i < beats * 2; ++i) {
       const std::int16_t pitch = kMelody[i % 8];
-      engine.handle(InputEvent{.time_ns = clock.t, .kind = InputKind::kNoteOn, .a = pitch, .b = 80});
+      engine.handle(InputEvent{.time_ns = clock.t(), .kind = InputKind::kNoteOn, .a = pitch, .b = 80});
       for (int ms = 0; ms < 125; ++ms) {
-        if (ms == 100) engine.handle(InputEvent{.time_ns = clock.t, .kind = InputKind::kNoteOff, .a = pitch});
+        if (ms == 100) engine.handle(InputEvent{.time_ns = clock.t(), .kind = InputKind::kNoteOff, .a = pitch});
         engine.advance();
-        clock.t += 1'000'000;
+        clock.advance(1'000'000);
       }
     }
   };

@@ -1,20 +1,20 @@
 // Piano-roll JSON: the shared data sets load with the README's counts, the SATB
 // file is recognised, and malformed input gives "<file>: <JSON path>: <what>".
-#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include <catch2/catch.hpp>
 
+#include "SharedData.h"
 #include "engine/music/PianoRollData.h"
+#include "engine/util/TempDirectory.h"
 
 namespace fs = std::filesystem;
 using namespace nextbeat::engine;
+using nextbeat::test::shared_data;
 
 namespace {
-
-const fs::path kData = NEXTBEAT_SHARED_DATA;
 
 std::size_t count(const PianoRollSplits& splits, const std::string& name) {
   const auto it = splits.find(name);
@@ -36,7 +36,7 @@ TEST_CASE("the shared piano-roll JSON loads with the README's counts", "[unit][d
   for (const char* file :
        {"jsb-chorales-quarter.json", "jsb-chorales-8th.json", "jsb-chorales-16th.json", "Jsb16thSeparated.json"}) {
     INFO(file);
-    const auto splits = load_pianoroll_json(kData / "jsb_chorales" / file, 1);
+    const auto splits = load_pianoroll_json(shared_data("jsb_chorales/" + std::string(file)), 1);
     CHECK(splits.size() == 3);
     CHECK(count(splits, "train") == 229);
     CHECK(count(splits, "valid") == 76);
@@ -50,8 +50,8 @@ TEST_CASE("the shared piano-roll JSON loads with the README's counts", "[unit][d
               {"piano-midi.de/piano-midi.de-pianoroll", 87, 12}};
   for (const auto& set : sets) {
     INFO(set.stem);
-    const auto train = load_pianoroll_json(kData / (std::string(set.stem) + "-train.json"), 2);
-    const auto valid = load_pianoroll_json(kData / (std::string(set.stem) + "-valid.json"), 2);
+    const auto train = load_pianoroll_json(shared_data(std::string(set.stem) + "-train.json"), 2);
+    const auto valid = load_pianoroll_json(shared_data(std::string(set.stem) + "-valid.json"), 2);
     CHECK(train.size() == 1);
     CHECK(count(train, "train") == set.train);
     CHECK(valid.size() == 1);
@@ -60,9 +60,9 @@ TEST_CASE("the shared piano-roll JSON loads with the README's counts", "[unit][d
 }
 
 TEST_CASE("Jsb16thSeparated.json: SATB steps become frames of the sounding voices", "[unit][data]") {
-  const auto separated = load_pianoroll_json(kData / "jsb_chorales/Jsb16thSeparated.json", 4);
+  const auto separated = load_pianoroll_json(shared_data("jsb_chorales/Jsb16thSeparated.json"), 4);
   // The test split is in the same order in both files (train and valid are not).
-  const auto plain = load_pianoroll_json(kData / "jsb_chorales/jsb-chorales-16th.json", 4);
+  const auto plain = load_pianoroll_json(shared_data("jsb_chorales/jsb-chorales-16th.json"), 4);
   const auto& a = separated.at("test");
   const auto& b = plain.at("test");
   REQUIRE(a.size() == b.size());
@@ -138,8 +138,8 @@ TEST_CASE("piano-roll JSON: malformed input names the file and the JSON path", "
 }
 
 TEST_CASE("piano-roll JSON files: the message names the file as given", "[unit]") {
-  const fs::path dir = fs::temp_directory_path() / ("nextbeat-pianoroll-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const TempDirectory scratch("nextbeat-pianoroll-test");
+  const fs::path& dir = scratch.path();
   const fs::path empty = dir / "empty.json";
   std::ofstream(empty).close();
   CHECK_THROWS_WITH(load_pianoroll_json(empty, 1), Catch::StartsWith(empty.string() + ": invalid JSON:"));
@@ -149,5 +149,4 @@ TEST_CASE("piano-roll JSON files: the message names the file as given", "[unit]"
                     bad.string() + ": valid[0][0][1]: expected a MIDI pitch 21..108, got 130");
   CHECK_THROWS_WITH(load_pianoroll_json(dir / "missing.json", 1),
                     (dir / "missing.json").string() + ": cannot open the file");
-  fs::remove_all(dir);
 }

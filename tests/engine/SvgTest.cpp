@@ -2,8 +2,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +10,8 @@
 #include <string>
 
 #include "engine/util/AtomicFile.h"
+#include "engine/util/Subprocess.h"
+#include "engine/util/TempDirectory.h"
 
 using namespace nextbeat::engine;
 
@@ -27,17 +27,16 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
 
 // xmllint (libxml2-utils) is the judge of well-formedness when installed.
 void check_well_formed(const std::string& svg, const std::string& name) {
-  if (std::system("command -v xmllint >/dev/null 2>&1") != 0) {
+  const TempDirectory dir("nextbeat-svgtest");
+  const std::filesystem::path path = dir.path() / (name + ".svg");
+  write_text_file_atomically(path, svg);
+  const ProcessResult result = run_process({"xmllint", "--noout", path.string()}, {.log = dir.path() / "xmllint.log"});
+  if (result.status == ProcessResult::Status::kNotFound) {
     WARN("xmllint not installed (apt-get install libxml2-utils): " << name << " not checked as XML");
     return;
   }
-  const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("nextbeat-svgtest-" + std::to_string(::getpid()) + "-" + name + ".svg");
-  write_text_file_atomically(path, svg);
-  const int status = std::system(("xmllint --noout '" + path.string() + "'").c_str());
-  std::filesystem::remove(path);
   INFO(svg);
-  CHECK(status == 0);
+  CHECK(result.succeeded());
 }
 
 // Set NEXTBEAT_SVG_OUT=DIR to keep the plots for a look.

@@ -12,15 +12,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <numbers>
 #include <string>
 #include <vector>
 
+#include "OutputEvents.h"
 #include "TestPeers.h"
+#include "engine/util/TempDirectory.h"
 
 using namespace nextbeat;
 using engine::OutputEvent;
@@ -33,95 +31,12 @@ namespace {
 // ports "outport N".
 const std::string kLeftPort = "nextbeat-audio:outport 0";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("nextbeat-audiotest-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
-
-struct Recording {
-  int rate = 0;
-  std::vector<double> samples;  // the first channel, -1..1
-};
-
-std::uint32_t u32_at(const std::vector<std::uint8_t>& bytes, std::size_t at) {
-  return bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | static_cast<std::uint32_t>(bytes[at + 3]) << 24;
-}
-std::uint16_t u16_at(const std::vector<std::uint8_t>& bytes, std::size_t at) {
-  return static_cast<std::uint16_t>(bytes[at] | bytes[at + 1] << 8);
-}
-
-// The WAV files jack_rec writes through libsndfile: 16-bit PCM by default,
-// 32-bit float with -b 32; the chunks are walked rather than assumed.
-Recording read_wav(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  REQUIRE(bytes.size() >= 12);
-  REQUIRE(std::memcmp(bytes.data(), "RIFF", 4) == 0);
-  REQUIRE(std::memcmp(bytes.data() + 8, "WAVE", 4) == 0);
-  Recording recording;
-  unsigned format = 0, channels = 0, bits = 0;
-  for (std::size_t at = 12; at + 8 <= bytes.size();) {
-    const std::uint32_t size = u32_at(bytes, at + 4);
-    const std::size_t body = at + 8;
-    REQUIRE(body + size <= bytes.size());
-    if (std::memcmp(bytes.data() + at, "fmt ", 4) == 0) {
-      format = u16_at(bytes, body);
-      channels = u16_at(bytes, body + 2);
-      recording.rate = static_cast<int>(u32_at(bytes, body + 4));
-      bits = u16_at(bytes, body + 14);
-      if (format == 0xFFFE) format = u16_at(bytes, body + 24);  // WAVE_FORMAT_EXTENSIBLE: the sub-format
-    } else if (std::memcmp(bytes.data() + at, "data", 4) == 0) {
-      REQUIRE(channels > 0);
-      const std::size_t frame_bytes = channels * bits / 8;
-      for (std::size_t frame = body; frame + frame_bytes <= body + size; frame += frame_bytes) {
-        if (format == 1 && bits == 16) {
-          recording.samples.push_back(static_cast<std::int16_t>(u16_at(bytes, frame)) / 32768.0);
-        } else if (format == 3 && bits == 32) {
-          float sample = 0;
-          std::memcpy(&sample, bytes.data() + frame, 4);
-          recording.samples.push_back(sample);
-        } else {
-          FAIL("unexpected WAV format " << format << " with " << bits << " bits");
-        }
-      }
-    }
-    at = body + size + (size & 1);  // chunks are padded to even sizes
-  }
-  REQUIRE(recording.rate > 0);
-  return recording;
-}
-
-double peak(const std::vector<double>& x) {
-  double value = 0;
-  for (double sample : x) value = std::max(value, std::abs(sample));
-  return value;
-}
-
-using test::power_at;
+using engine::TempDirectory;
+using test::peak;
+using test::read_wav;
 using test::rms;
-
-double strongest_frequency(const std::vector<double>& x, std::size_t begin, std::size_t end, int rate, double low_hz,
-                           double high_hz, double step_hz) {
-  double best_hz = low_hz, best_power = -1;
-  const int steps = static_cast<int>((high_hz - low_hz) / step_hz);
-  for (int step = 0; step <= steps; ++step) {
-    const double hz = low_hz + step * step_hz;
-    const double power = power_at(x, begin, end, hz, rate);
-    if (power > best_power) {
-      best_power = power;
-      best_hz = hz;
-    }
-  }
-  return best_hz;
-}
+using test::strongest_frequency;
+using test::Wav;
 
 // Where each sound starts: the first sample above -40 dB of the peak after
 // at least `gap` samples below it.
@@ -166,13 +81,9 @@ class JackRec {
   test::Child child_;
 };
 
+// On channel 0.
 OutputEvent note(OutputKind kind, int pitch, std::int64_t time_ns, int velocity = 0) {
-  OutputEvent event;
-  event.kind = kind;
-  event.pitch = static_cast<std::uint8_t>(pitch);
-  event.velocity = static_cast<std::uint8_t>(velocity);
-  event.time_ns = time_ns;
-  return event;
+  return test::output_event(kind, 0, pitch, velocity, time_ns);
 }
 
 constexpr std::int64_t kMs = 1'000'000;
@@ -190,22 +101,22 @@ TEST_CASE("AudioOutput: plays notes through JACK at their times, and all-notes-o
   CHECK(audio.buffer_frames() == 256);  // the server's period
   CHECK_THAT(audio.describe(), Catch::Contains("FluidR3_GM.sf2"));
   REQUIRE(test::wait_until([&] { return audio.callbacks() > 0; }));
-  TempDir dir;
+  TempDirectory dir("nextbeat-audiotest");
 
   SECTION("all-notes-off drops a note still pending: the recording stays silent") {
-    JackRec rec(dir.path / "silence.wav", 2);
+    JackRec rec(dir.path() / "silence.wav", 2);
     const std::int64_t now_ns = test::steady_now_ns();
     audio.emit(note(OutputKind::kNoteOn, 69, now_ns + 500 * kMs, 100));
     audio.emit(note(OutputKind::kNoteOff, 69, now_ns + 900 * kMs));
     audio.emit(note(OutputKind::kAllNotesOff, 0, now_ns));
     rec.finish();
-    const Recording recording = read_wav(dir.path / "silence.wav");
-    REQUIRE(recording.samples.size() >= 48000);
-    CHECK(peak(recording.samples) < 1e-3);
+    const Wav recording = read_wav(dir.path() / "silence.wav");
+    REQUIRE(recording.mono.size() >= 48000);
+    CHECK(peak(recording.mono) < 1e-3);
   }
 
   SECTION("A4 sounds at 440 Hz, and a second note starts when it was asked to") {
-    JackRec rec(dir.path / "a4.wav", 3);
+    JackRec rec(dir.path() / "a4.wav", 3);
     const std::int64_t now_ns = test::steady_now_ns();
     // Both notes are handed over at once, well ahead: the audio callback
     // alone places them, at 0.2 s and 1.9 s.
@@ -215,9 +126,9 @@ TEST_CASE("AudioOutput: plays notes through JACK at their times, and all-notes-o
     audio.emit(note(OutputKind::kNoteOff, 69, now_ns + 2300 * kMs));
     audio.emit(note(OutputKind::kBeat, 0, now_ns));  // not audio: ignored
     rec.finish();
-    const Recording recording = read_wav(dir.path / "a4.wav");
-    const std::vector<double>& x = recording.samples;
-    const int rate = recording.rate;
+    const Wav recording = read_wav(dir.path() / "a4.wav");
+    const std::vector<double>& x = recording.mono;
+    const int rate = static_cast<int>(recording.rate);
     REQUIRE(rate == 48000);
     REQUIRE(x.size() >= static_cast<std::size_t>(2.5 * rate));
 

@@ -24,21 +24,6 @@ using Lines = std::vector<std::string>;
 
 namespace {
 
-// Up to `count` events from the hub, in the order the engine would see them.
-std::vector<InputEvent> collect(engine::InputHub& hub, std::size_t count, milliseconds timeout = test::kPatience) {
-  std::vector<InputEvent> events;
-  const std::int64_t deadline_ns = steady_now_ns() + timeout.count() * 1'000'000;
-  while (events.size() < count && steady_now_ns() < deadline_ns) {
-    InputEvent event;
-    if (hub.pop(event)) {
-      events.push_back(event);
-    } else {
-      hub.wait_until(std::min(deadline_ns, steady_now_ns() + 50'000'000));
-    }
-  }
-  return events;
-}
-
 std::string note_on_hex(int pitch, int velocity) {
   char text[16];
   std::snprintf(text, sizeof text, "90 %02x %02x", pitch, velocity);
@@ -73,7 +58,7 @@ TEST_CASE("MidiInputs: the virtual port hands a JACK client's messages to the hu
   for (const char* message : {"90 3c 64", "b0 15 40", "f8", "80 3c 40", "fa", "f2 10 01", "fb", "fc", "91 40 00"}) {
     keys.send(message);
   }
-  const std::vector<InputEvent> events = collect(hub, 9);
+  const std::vector<InputEvent> events = test::wait_events(hub, 9);
   const std::int64_t after_ns = steady_now_ns();
   REQUIRE(events.size() == 9);
   check_event(events[0], InputKind::kNoteOn, 0, 60, 100);
@@ -112,7 +97,7 @@ TEST_CASE("MidiInputs: a second nextbeat gets a port name of its own, and says w
   MidiPeer keys(MidiPeer::Mode::kSend, "performer", "performer keys");
   REQUIRE(test::run({"jack_connect", keys.port_name(), second.virtual_port()}) == 0);
   keys.send("90 3c 64");
-  const std::vector<InputEvent> events = collect(hub, 1);
+  const std::vector<InputEvent> events = test::wait_events(hub, 1);
   REQUIRE(events.size() == 1);
   CHECK(events[0].port == second.virtual_slot());
 }
@@ -130,7 +115,7 @@ TEST_CASE("MidiInputs: midi.input_channels filters voice messages, not clock", "
   // Messages from one port arrive in order, so the clock sent last proves
   // that nothing filtered out is still on its way.
   for (const char* message : {"90 3c 64", "91 3d 64", "92 3e 64", "e0 00 40", "b1 07 10", "f8"}) keys.send(message);
-  const std::vector<InputEvent> events = collect(hub, 3);
+  const std::vector<InputEvent> events = test::wait_events(hub, 3);
   REQUIRE(events.size() == 3);
   check_event(events[0], InputKind::kNoteOn, 0, 60, 100);
   check_event(events[1], InputKind::kNoteOn, 2, 62, 100);
@@ -151,7 +136,7 @@ TEST_CASE("MidiInputs: hot-plug follows a port that appears, vanishes and comes 
 
   const auto note_arrives = [&](MidiPeer& keys, int pitch) {
     keys.send(note_on_hex(pitch, 0x50));
-    const std::vector<InputEvent> events = collect(hub, 1);
+    const std::vector<InputEvent> events = test::wait_events(hub, 1);
     REQUIRE(events.size() == 1);
     check_event(events[0], InputKind::kNoteOn, 0, pitch, 0x50);
     CHECK(events[0].port != inputs.virtual_slot());
@@ -211,7 +196,7 @@ TEST_CASE("MidiInputs: \"*\" follows every port but nextbeat's own", "[follow-al
   CHECK_THAT(inputs.where_to_connect(), Catch::Contains("every other client's MIDI output"));
 
   pads.send("99 24 7f");
-  const std::vector<InputEvent> events = collect(hub, 1);
+  const std::vector<InputEvent> events = test::wait_events(hub, 1);
   REQUIRE(events.size() == 1);
   check_event(events[0], InputKind::kNoteOn, 9, 36, 127);
   CHECK(inputs.port_of_slot(events[0].port) == "drum pads:pads");

@@ -6,6 +6,8 @@
 #include <initializer_list>
 #include <vector>
 
+#include "OutputEvents.h"
+
 using namespace nextbeat;
 using engine::InputEvent;
 using engine::InputKind;
@@ -24,14 +26,7 @@ bool parse(std::initializer_list<unsigned char> bytes, InputEvent& out, std::uin
   return parse_midi(message, kTime, mask, out);
 }
 
-OutputEvent output(OutputKind kind, int channel = 0, int pitch = 0, int velocity = 0) {
-  OutputEvent event;
-  event.kind = kind;
-  event.channel = static_cast<std::uint8_t>(channel);
-  event.pitch = static_cast<std::uint8_t>(pitch);
-  event.velocity = static_cast<std::uint8_t>(velocity);
-  return event;
-}
+using test::output_event;
 
 }  // namespace
 
@@ -117,37 +112,37 @@ TEST_CASE("parse_midi rejects what the engine does not take and malformed messag
 
 TEST_CASE("encode_midi writes note on, note off, program and clock messages", "[unit]") {
   std::array<unsigned char, 3> bytes{};
-  REQUIRE(encode_midi(output(OutputKind::kNoteOn, 2, 69, 100), bytes) == 3);
+  REQUIRE(encode_midi(output_event(OutputKind::kNoteOn, 2, 69, 100), bytes) == 3);
   CHECK(bytes == std::array<unsigned char, 3>{0x92, 69, 100});
-  REQUIRE(encode_midi(output(OutputKind::kNoteOff, 15, 69), bytes) == 3);
+  REQUIRE(encode_midi(output_event(OutputKind::kNoteOff, 15, 69), bytes) == 3);
   CHECK(bytes[0] == 0x8F);
   CHECK(bytes[1] == 69);
-  REQUIRE(encode_midi(output(OutputKind::kProgram, 1, 0, 42), bytes) == 2);
+  REQUIRE(encode_midi(output_event(OutputKind::kProgram, 1, 0, 42), bytes) == 2);
   CHECK(bytes[0] == 0xC1);
   CHECK(bytes[1] == 42);
-  REQUIRE(encode_midi(output(OutputKind::kClock), bytes) == 1);
+  REQUIRE(encode_midi(output_event(OutputKind::kClock), bytes) == 1);
   CHECK(bytes[0] == 0xF8);
-  REQUIRE(encode_midi(output(OutputKind::kStart), bytes) == 1);
+  REQUIRE(encode_midi(output_event(OutputKind::kStart), bytes) == 1);
   CHECK(bytes[0] == 0xFA);
-  REQUIRE(encode_midi(output(OutputKind::kStop), bytes) == 1);
+  REQUIRE(encode_midi(output_event(OutputKind::kStop), bytes) == 1);
   CHECK(bytes[0] == 0xFC);
 }
 
 TEST_CASE("encode_midi writes nothing for non-MIDI kinds and out-of-range values", "[unit]") {
   std::array<unsigned char, 3> bytes{};
-  CHECK(encode_midi(output(OutputKind::kBeat), bytes) == 0);
-  CHECK(encode_midi(output(OutputKind::kAllNotesOff), bytes) == 0);
-  CHECK(encode_midi(output(OutputKind::kNoteOn, 16, 60, 100), bytes) == 0);
-  CHECK(encode_midi(output(OutputKind::kNoteOn, 0, 128, 100), bytes) == 0);
-  CHECK(encode_midi(output(OutputKind::kNoteOn, 0, 60, 128), bytes) == 0);
-  CHECK(encode_midi(output(OutputKind::kProgram, 0, 0, 200), bytes) == 0);
+  CHECK(encode_midi(output_event(OutputKind::kBeat), bytes) == 0);
+  CHECK(encode_midi(output_event(OutputKind::kAllNotesOff), bytes) == 0);
+  CHECK(encode_midi(output_event(OutputKind::kNoteOn, 16, 60, 100), bytes) == 0);
+  CHECK(encode_midi(output_event(OutputKind::kNoteOn, 0, 128, 100), bytes) == 0);
+  CHECK(encode_midi(output_event(OutputKind::kNoteOn, 0, 60, 128), bytes) == 0);
+  CHECK(encode_midi(output_event(OutputKind::kProgram, 0, 0, 200), bytes) == 0);
 }
 
 TEST_CASE("encoded output parses back to the same note", "[unit]") {
   std::array<unsigned char, 3> bytes{};
   for (int channel : {0, 9, 15}) {
     for (int pitch : {0, 60, 127}) {
-      const std::size_t size = encode_midi(output(OutputKind::kNoteOn, channel, pitch, 90), bytes);
+      const std::size_t size = encode_midi(output_event(OutputKind::kNoteOn, channel, pitch, 90), bytes);
       InputEvent event;
       REQUIRE(parse_midi(std::span(bytes.data(), size), kTime, kAllChannels, event));
       CHECK(event.kind == InputKind::kNoteOn);

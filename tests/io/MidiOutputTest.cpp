@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "OutputEvents.h"
 #include "TestPeers.h"
 #include "engine/queues/InputHub.h"
 #include "io/midi/MidiInputs.h"
@@ -23,14 +24,7 @@ using Lines = std::vector<std::string>;
 
 namespace {
 
-OutputEvent event(OutputKind kind, int channel = 0, int pitch = 0, int velocity = 0) {
-  OutputEvent e;
-  e.kind = kind;
-  e.channel = static_cast<std::uint8_t>(channel);
-  e.pitch = static_cast<std::uint8_t>(pitch);
-  e.velocity = static_cast<std::uint8_t>(velocity);
-  return e;
-}
+using test::output_event;
 
 std::string hex(int status, int data1, int data2) {
   char text[16];
@@ -89,13 +83,13 @@ TEST_CASE("MidiOutput: plays to the port midi.output names", "[output-named]") {
   CHECK(output.port_name() == "monitor:monitor in");
   CHECK_THAT(output.where_to_connect(), Catch::Contains("monitor:monitor in"));
 
-  output.emit(event(OutputKind::kProgram, 0, 0, 5));
-  output.emit(event(OutputKind::kStart));
-  output.emit(event(OutputKind::kNoteOn, 0, 60, 100));
-  output.emit(event(OutputKind::kClock));
-  output.emit(event(OutputKind::kBeat));  // not MIDI: nothing sent
-  output.emit(event(OutputKind::kNoteOff, 0, 60));
-  output.emit(event(OutputKind::kStop));
+  output.emit(output_event(OutputKind::kProgram, 0, 0, 5));
+  output.emit(output_event(OutputKind::kStart));
+  output.emit(output_event(OutputKind::kNoteOn, 0, 60, 100));
+  output.emit(output_event(OutputKind::kClock));
+  output.emit(output_event(OutputKind::kBeat));  // not MIDI: nothing sent
+  output.emit(output_event(OutputKind::kNoteOff, 0, 60));
+  output.emit(output_event(OutputKind::kStop));
   CHECK(receive(synth, 6) == Lines{"c0 05", "fa", hex(0x90, 60, 100), "f8", hex(0x80, 60, 64), "fc"});
   CHECK(output.sent_messages() == 6);
   CHECK(output.send_errors() == 0);
@@ -112,10 +106,10 @@ TEST_CASE("MidiOutput: the virtual port, all-notes-off and all_notes_off_everywh
   REQUIRE(test::run({"jack_connect", output.port_name(), synth.port_name()}) == 0);
   SoundingModel model;
 
-  output.emit(event(OutputKind::kNoteOn, 0, 60, 100));
-  output.emit(event(OutputKind::kNoteOn, 0, 64, 100));
-  output.emit(event(OutputKind::kNoteOn, 2, 67, 90));
-  output.emit(event(OutputKind::kAllNotesOff));
+  output.emit(output_event(OutputKind::kNoteOn, 0, 60, 100));
+  output.emit(output_event(OutputKind::kNoteOn, 0, 64, 100));
+  output.emit(output_event(OutputKind::kNoteOn, 2, 67, 90));
+  output.emit(output_event(OutputKind::kAllNotesOff));
   // Note-offs for what sounds, then CC 123 on the channels played on.
   const Lines panic = receive(synth, 8);
   CHECK(panic == Lines{hex(0x90, 60, 100), hex(0x90, 64, 100), hex(0x92, 67, 90), hex(0x80, 60, 64), hex(0x80, 64, 64),
@@ -123,9 +117,9 @@ TEST_CASE("MidiOutput: the virtual port, all-notes-off and all_notes_off_everywh
   for (const std::string& line : panic) model.apply(line);
   CHECK(model.sounding.none());
 
-  output.emit(event(OutputKind::kNoteOn, 1, 62, 80));
-  output.emit(event(OutputKind::kNoteOn, 15, 50, 80));
-  output.emit(event(OutputKind::kNoteOff, 1, 62));
+  output.emit(output_event(OutputKind::kNoteOn, 1, 62, 80));
+  output.emit(output_event(OutputKind::kNoteOn, 15, 50, 80));
+  output.emit(output_event(OutputKind::kNoteOff, 1, 62));
   output.all_notes_off_everywhere();
   // 3 notes, 1 note-off for the one still sounding, CC 123 and 120 on all 16 channels.
   const Lines exit_lines = receive(synth, 3 + 1 + 32);
@@ -145,7 +139,7 @@ TEST_CASE("MidiOutput: notes still sounding are turned off when it is destroyed"
   config.output = "monitor in";
   {
     io::MidiOutput output(config);
-    output.emit(event(OutputKind::kNoteOn, 3, 72, 100));
+    output.emit(output_event(OutputKind::kNoteOn, 3, 72, 100));
   }
   CHECK(receive(synth, 2) == Lines{hex(0x93, 72, 100), hex(0x83, 72, 64)});
 }

@@ -1,18 +1,14 @@
 #include "io/audio/OfflineRenderer.h"
 
 #include "SignalAnalysis.h"
+#include "engine/util/TempDirectory.h"
 
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <numbers>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,62 +20,9 @@ namespace {
 
 constexpr int kRate = 48000;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int serial = 0;
-    path = fs::temp_directory_path() /
-           ("nextbeat-rendertest-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
-
-std::uint32_t u32_at(const std::vector<std::uint8_t>& bytes, std::size_t at) {
-  return bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | static_cast<std::uint32_t>(bytes[at + 3]) << 24;
-}
-std::uint16_t u16_at(const std::vector<std::uint8_t>& bytes, std::size_t at) {
-  return static_cast<std::uint16_t>(bytes[at] | bytes[at + 1] << 8);
-}
-
-struct Wav {
-  std::uint16_t format = 0, channels = 0, bits = 0, block_align = 0;
-  std::uint32_t rate = 0, byte_rate = 0;
-  std::vector<double> mono;  // (left + right) / 2, scaled to -1..1
-};
-
-// Reads the 44-byte header render_wav writes and checks the RIFF sizes.
-Wav read_wav(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  REQUIRE(bytes.size() >= 44);
-  REQUIRE(std::memcmp(bytes.data(), "RIFF", 4) == 0);
-  REQUIRE(std::memcmp(bytes.data() + 8, "WAVEfmt ", 8) == 0);
-  REQUIRE(std::memcmp(bytes.data() + 36, "data", 4) == 0);
-  CHECK(u32_at(bytes, 4) == bytes.size() - 8);
-  CHECK(u32_at(bytes, 16) == 16);
-  const std::uint32_t data_bytes = u32_at(bytes, 40);
-  REQUIRE(data_bytes == bytes.size() - 44);
-  Wav wav;
-  wav.format = u16_at(bytes, 20);
-  wav.channels = u16_at(bytes, 22);
-  wav.rate = u32_at(bytes, 24);
-  wav.byte_rate = u32_at(bytes, 28);
-  wav.block_align = u16_at(bytes, 32);
-  wav.bits = u16_at(bytes, 34);
-  REQUIRE(wav.channels == 2);
-  REQUIRE(wav.bits == 16);
-  for (std::size_t at = 44; at + 3 < bytes.size(); at += 4) {
-    const auto l = static_cast<std::int16_t>(u16_at(bytes, at));
-    const auto r = static_cast<std::int16_t>(u16_at(bytes, at + 2));
-    wav.mono.push_back((l + r) / 65534.0);
-  }
-  return wav;
-}
+using nextbeat::engine::TempDirectory;
+using nextbeat::test::read_wav;
+using nextbeat::test::Wav;
 
 std::size_t frame_at(double seconds) {
   return static_cast<std::size_t>(seconds * kRate);
@@ -89,21 +32,9 @@ double rms(const std::vector<double>& x, double from_s, double to_s) {
   return nextbeat::test::rms(x, frame_at(from_s), frame_at(to_s));
 }
 
-double power_at(const std::vector<double>& x, double from_s, double to_s, double hz) {
-  return nextbeat::test::power_at(x, frame_at(from_s), frame_at(to_s), hz, kRate);
-}
-
 double strongest_frequency(const std::vector<double>& x, double from_s, double to_s, double low_hz, double high_hz,
                            double step_hz) {
-  double best_hz = low_hz, best_power = -1;
-  for (double hz = low_hz; hz <= high_hz; hz += step_hz) {
-    const double power = power_at(x, from_s, to_s, hz);
-    if (power > best_power) {
-      best_power = power;
-      best_hz = hz;
-    }
-  }
-  return best_hz;
+  return nextbeat::test::strongest_frequency(x, frame_at(from_s), frame_at(to_s), kRate, low_hz, high_hz, step_hz);
 }
 
 // The first frame louder than -60 dB below the peak. Before a note the file is
@@ -111,8 +42,7 @@ double strongest_frequency(const std::vector<double>& x, double from_s, double t
 // attack then takes milliseconds to reach its peak, so a higher threshold
 // would measure the attack's shape rather than the start.
 std::size_t onset_frame(const std::vector<double>& x) {
-  double peak = 0;
-  for (double sample : x) peak = std::max(peak, std::abs(sample));
+  const double peak = nextbeat::test::peak(x);
   for (std::size_t i = 0; i < x.size(); ++i) {
     if (std::abs(x[i]) > 1e-3 * peak) return i;
   }
@@ -122,12 +52,19 @@ std::size_t onset_frame(const std::vector<double>& x) {
 }  // namespace
 
 TEST_CASE("render_wav: an A4 piano note, its header, level, pitch and onset", "[unit]") {
-  TempDir dir;
-  const fs::path path = dir.path / "a4.wav";
+  TempDirectory dir("nextbeat-rendertest");
+  const fs::path path = dir.path() / "a4.wav";
   RenderOptions options;  // program 0, 48 kHz, tail 1 s
   render_wav({RenderNote{69, 100, 0, 0.5, 1.5}}, path, options);
   const Wav wav = read_wav(path);
 
+  // The 44-byte header render_wav writes, with consistent RIFF sizes.
+  CHECK(wav.riff_bytes == wav.file_bytes - 8);
+  CHECK(wav.fmt_bytes == 16);
+  CHECK(wav.data_offset == 44);
+  CHECK(wav.data_bytes == wav.file_bytes - 44);
+  CHECK(wav.channels == 2);
+  CHECK(wav.bits == 16);
   CHECK(wav.format == 1);
   CHECK(wav.rate == kRate);
   CHECK(wav.byte_rate == kRate * 4);
@@ -152,12 +89,12 @@ TEST_CASE("render_wav: an A4 piano note, its header, level, pitch and onset", "[
 }
 
 TEST_CASE("render_wav: starts between blocks land on the nearest block", "[unit]") {
-  TempDir dir;
+  TempDirectory dir("nextbeat-rendertest");
   // FluidSynth starts voices at 64-frame block boundaries, so a start is
   // rounded to the nearest one: within 32 frames. Measured against the same
   // note starting on a boundary, which has the same attack.
   const auto onset_for = [&](int start_frame) {
-    const fs::path path = dir.path / ("start" + std::to_string(start_frame) + ".wav");
+    const fs::path path = dir.path() / ("start" + std::to_string(start_frame) + ".wav");
     render_wav({RenderNote{69, 100, 0, start_frame / double(kRate), start_frame / double(kRate) + 0.3}}, path,
                RenderOptions{.tail_s = 0.2});
     return static_cast<double>(onset_frame(read_wav(path).mono));
@@ -174,8 +111,8 @@ TEST_CASE("render_wav: starts between blocks land on the nearest block", "[unit]
 }
 
 TEST_CASE("render_wav: several notes, channels and the drum kit", "[unit]") {
-  TempDir dir;
-  const fs::path path = dir.path / "mix.wav";
+  TempDirectory dir("nextbeat-rendertest");
+  const fs::path path = dir.path() / "mix.wav";
   std::vector<RenderNote> notes;
   for (int i = 0; i < 8; ++i) notes.push_back({60 + 2 * i, 90, i % 2, i * 0.125, i * 0.125 + 0.25});
   notes.push_back({36, 110, 9, 0.0, 0.1});  // kick
@@ -188,8 +125,8 @@ TEST_CASE("render_wav: several notes, channels and the drum kit", "[unit]") {
 }
 
 TEST_CASE("render_wav: no notes give the tail's silence", "[unit]") {
-  TempDir dir;
-  const fs::path path = dir.path / "silence.wav";
+  TempDirectory dir("nextbeat-rendertest");
+  const fs::path path = dir.path() / "silence.wav";
   render_wav({}, path, RenderOptions{.tail_s = 0.25});
   const Wav wav = read_wav(path);
   CHECK(wav.mono.size() == static_cast<std::size_t>(0.25 * kRate));
@@ -197,13 +134,13 @@ TEST_CASE("render_wav: no notes give the tail's silence", "[unit]") {
 }
 
 TEST_CASE("render_wav: clear errors, and no file or temporary left", "[unit]") {
-  TempDir dir;
-  const fs::path path = dir.path / "out.wav";
+  TempDirectory dir("nextbeat-rendertest");
+  const fs::path path = dir.path() / "out.wav";
   const std::vector<RenderNote> one = {RenderNote{60, 100, 0, 0, 0.1}};
 
   SECTION("a missing soundfont names the package") {
     RenderOptions options;
-    options.soundfont = (dir.path / "missing.sf2").string();
+    options.soundfont = (dir.path() / "missing.sf2").string();
     try {
       render_wav(one, path, options);
       FAIL("no exception");
@@ -214,12 +151,12 @@ TEST_CASE("render_wav: clear errors, and no file or temporary left", "[unit]") {
   }
   SECTION("a file that is not a soundfont") {
     RenderOptions options;
-    options.soundfont = (dir.path / "not.sf2").string();
+    options.soundfont = (dir.path() / "not.sf2").string();
     std::ofstream(options.soundfont) << "not a soundfont";
     CHECK_THROWS_WITH(render_wav(one, path, options), Catch::Contains("cannot load soundfont"));
   }
   SECTION("an unwritable output names the path") {
-    const fs::path bad = dir.path / "no-such-dir" / "out.wav";
+    const fs::path bad = dir.path() / "no-such-dir" / "out.wav";
     try {
       render_wav(one, bad, {});
       FAIL("no exception");
@@ -237,14 +174,14 @@ TEST_CASE("render_wav: clear errors, and no file or temporary left", "[unit]") {
     CHECK_THROWS_AS(render_wav(one, path, RenderOptions{.sample_rate = 1000}), std::invalid_argument);
   }
   CHECK_FALSE(fs::exists(path));
-  for (const auto& entry : fs::directory_iterator(dir.path)) {
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
     CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
   }
 }
 
 TEST_CASE("render_wav replaces an existing file", "[unit]") {
-  TempDir dir;
-  const fs::path path = dir.path / "again.wav";
+  TempDirectory dir("nextbeat-rendertest");
+  const fs::path path = dir.path() / "again.wav";
   std::ofstream(path) << "old contents";
   render_wav({}, path, RenderOptions{.tail_s = 0.1});
   CHECK(read_wav(path).mono.size() == static_cast<std::size_t>(0.1 * kRate));

@@ -3,12 +3,8 @@
 // liblo-tools' oscsend and oscdump, and Pure Data (pd -nogui). A test whose
 // tool is missing exits with 77, which ctest reports as skipped.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <lo/lo.h>
@@ -22,9 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
-#include <iterator>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -38,6 +32,10 @@
 #include "io/osc/OscSender.h"
 #include "io/osc/OscServer.h"
 
+#include "Skip.h"
+#include "TestPeers.h"
+#include "engine/util/TempDirectory.h"
+
 using namespace nextbeat;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -49,8 +47,7 @@ bool is_request(const io::OscCommand& command, io::OscRequest request) {
 }
 }  // namespace
 using engine::InputKind;
-
-extern char** environ;
+using engine::TempDirectory;
 
 namespace {
 
@@ -153,91 +150,8 @@ bool have_tool(const std::string& name) {
 // test (exit status 77, ctest's SKIP_RETURN_CODE).
 void require_tools(std::initializer_list<const char*> tools, const char* package) {
   for (const char* tool : tools) {
-    if (!have_tool(tool)) {
-      std::printf("SKIP: %s not found (Debian package %s)\n", tool, package);
-      std::fflush(stdout);
-      std::_Exit(77);
-    }
+    if (!have_tool(tool)) test::skip_test(std::string(tool) + " not found (Debian package " + package + ")");
   }
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int serial = 0;
-    path =
-        fs::temp_directory_path() / ("nextbeat-osctest-" + std::to_string(::getpid()) + "-" + std::to_string(serial++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
-
-// Starts argv with stdout and stderr to `log`; returns the pid.
-pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int error = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (error != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(error));
-  return pid;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// A process for the length of a test: SIGTERM and reaped on destruction.
-class Background {
- public:
-  Background(const std::vector<std::string>& argv, fs::path log) : log_(std::move(log)), pid_(spawn(argv, log_)) {}
-  ~Background() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  Background(const Background&) = delete;
-  Background& operator=(const Background&) = delete;
-
-  std::string output() const { return read_file(log_); }
-  // The exit status once it exits within `timeout`; -1 if it is still running.
-  int wait_exit(std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return -1;
-  }
-
- private:
-  fs::path log_;
-  pid_t pid_;
-};
-
-// Runs argv to the end; its exit status. Output goes to `log`.
-int run(const std::vector<std::string>& argv, const fs::path& log) {
-  Background process(argv, log);
-  const int status = process.wait_exit(10s);
-  REQUIRE(status >= 0);
-  return status;
 }
 
 // A UDP port on 127.0.0.1 that was free a moment ago.
@@ -272,12 +186,14 @@ void send_datagram(const std::vector<std::uint8_t>& bytes, int port, const char*
 }
 
 // oscdump listening on a free port, ready (it has printed a probe) when the
-// constructor returns.
+// constructor returns; stopped with SIGTERM by the destructor.
 class OscDump {
  public:
-  explicit OscDump(const TempDir& dir)
+  explicit OscDump(const TempDirectory& dir)
       : port_(free_udp_port()),
-        process_({"oscdump", "-L", std::to_string(port_)}, dir.path / ("oscdump-" + std::to_string(port_) + ".log")) {
+        log_(dir.path() / ("oscdump-" + std::to_string(port_) + ".log")),
+        process_({"oscdump", "-L", std::to_string(port_)}, log_) {
+    process_.close_stdin();
     io::OscSender probe("127.0.0.1", port_);
     for (int i = 0; i < 200 && !contains("/nextbeat/probe"); ++i) {
       probe.send("/nextbeat/probe", {});
@@ -285,18 +201,21 @@ class OscDump {
     }
     REQUIRE(contains("/nextbeat/probe"));
   }
+  ~OscDump() { process_.terminate(); }
+  OscDump(const OscDump&) = delete;
+  OscDump& operator=(const OscDump&) = delete;
+
   int port() const { return port_; }
-  std::string output() const { return process_.output(); }
+  std::string output() const { return test::read_file(log_); }
   bool contains(const std::string& text) const { return output().find(text) != std::string::npos; }
-  bool wait_for(const std::string& text, std::chrono::milliseconds timeout = 5s) const {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (!contains(text) && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(10ms);
-    return contains(text);
+  bool wait_for(const std::string& text) const {
+    return test::wait_until([&] { return contains(text); });
   }
 
  private:
   int port_;
-  Background process_;
+  fs::path log_;
+  test::Child process_;
 };
 
 // --- The server's surroundings ------------------------------------------------
@@ -310,10 +229,8 @@ struct FakeRequests : io::OscRequests {
     const std::lock_guard lock(mutex);
     return calls_;
   }
-  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = 5s) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (calls().size() < n && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(5ms);
-    return calls().size() >= n;
+  bool wait_for(std::size_t n) {
+    return test::wait_until([&] { return calls().size() >= n; });
   }
 
  private:
@@ -325,33 +242,10 @@ struct FakeRequests : io::OscRequests {
   std::vector<std::string> calls_;
 };
 
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+using test::steady_now_ns;
 
-// Pops events as the engine thread would, until `n` arrived or `timeout`.
-std::vector<engine::InputEvent> wait_events(engine::InputHub& hub, std::size_t n,
-                                            std::chrono::milliseconds timeout = 5s) {
-  std::vector<engine::InputEvent> events;
-  const std::int64_t end = now_ns() + std::chrono::nanoseconds(timeout).count();
-  while (events.size() < n && now_ns() < end) {
-    engine::InputEvent event;
-    if (hub.pop(event)) {
-      events.push_back(event);
-    } else {
-      hub.wait_until(std::min(end, now_ns() + 50'000'000));
-    }
-  }
-  return events;
-}
-
-template <class Predicate>
-bool wait_until(Predicate done, std::chrono::milliseconds timeout = 5s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (!done() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(5ms);
-  return done();
-}
+using test::wait_events;
+using test::wait_until;
 
 config::OscConfig loopback_config(int reply_port) {
   config::OscConfig config;
@@ -365,10 +259,10 @@ config::OscConfig loopback_config(int reply_port) {
 
 // oscsend 127.0.0.1 PORT path types values...: an IP, not "localhost", which
 // may resolve to ::1 first.
-int oscsend(const TempDir& dir, int port, std::vector<std::string> message) {
+int oscsend(const TempDirectory& dir, int port, std::vector<std::string> message) {
   std::vector<std::string> argv{"oscsend", "127.0.0.1", std::to_string(port)};
   argv.insert(argv.end(), message.begin(), message.end());
-  return run(argv, dir.path / "oscsend.log");
+  return test::run(argv, dir.path() / "oscsend.log");
 }
 
 }  // namespace
@@ -621,14 +515,14 @@ TEST_CASE("osc decode: random bytes and mutated packets only ever refuse", "[uni
 
 TEST_CASE("osc server: oscsend sets a control and the hub yields it", "[integration]") {
   require_tools({"oscsend"}, "liblo-tools");
-  TempDir dir;
+  TempDirectory dir("nextbeat-osctest");
   engine::InputHub hub;
   FakeRequests requests;
   io::OscServer server(loopback_config(free_udp_port()), hub, requests);
   CHECK(server.port() > 0);
   CHECK(server.description() == "OSC in on 127.0.0.1:" + std::to_string(server.port()) + " (from 127.0.0.1)");
 
-  const std::int64_t before = now_ns();
+  const std::int64_t before = steady_now_ns();
   REQUIRE(oscsend(dir, server.port(), {"/nextbeat/temperature", "f", "0.8"}) == 0);
   const auto events = wait_events(hub, 1);
   REQUIRE(events.size() == 1);
@@ -637,7 +531,7 @@ TEST_CASE("osc server: oscsend sets a control and the hub yields it", "[integrat
   CHECK(events[0].value == Approx(0.8));
   CHECK(events[0].port == server.hub_slot());
   CHECK(events[0].time_ns >= before);
-  CHECK(events[0].time_ns <= now_ns());
+  CHECK(events[0].time_ns <= steady_now_ns());
 
   REQUIRE(oscsend(dir, server.port(), {"/nextbeat/mode", "s", "accompany"}) == 0);
   REQUIRE(oscsend(dir, server.port(), {"/nextbeat/key", "s", "F#"}) == 0);
@@ -659,7 +553,7 @@ TEST_CASE("osc server: oscsend sets a control and the hub yields it", "[integrat
 
 TEST_CASE("osc server: notes from oscsend as ii, iii and ff", "[integration]") {
   require_tools({"oscsend"}, "liblo-tools");
-  TempDir dir;
+  TempDirectory dir("nextbeat-osctest");
   engine::InputHub hub;
   FakeRequests requests;
   io::OscServer server(loopback_config(free_udp_port()), hub, requests);
@@ -685,7 +579,7 @@ TEST_CASE("osc server: notes from oscsend as ii, iii and ff", "[integration]") {
 
 TEST_CASE("osc server: refused messages are counted and answered on the reply port", "[integration]") {
   require_tools({"oscsend", "oscdump"}, "liblo-tools");
-  TempDir dir;
+  TempDirectory dir("nextbeat-osctest");
   OscDump dump(dir);
   engine::InputHub hub;
   FakeRequests requests;
@@ -712,7 +606,7 @@ TEST_CASE("osc server: refused messages are counted and answered on the reply po
 
 TEST_CASE("osc server: senders not in osc.allow are ignored without a reply", "[integration]") {
   require_tools({"oscsend", "oscdump"}, "liblo-tools");
-  TempDir dir;
+  TempDirectory dir("nextbeat-osctest");
   OscDump dump(dir);
   engine::InputHub hub;
   FakeRequests requests;
@@ -741,7 +635,7 @@ TEST_CASE("osc server: senders not in osc.allow are ignored without a reply", "[
 
 TEST_CASE("osc server: bundles from liblo, and requests to OscRequests", "[integration]") {
   require_tools({"oscsend", "oscdump"}, "liblo-tools");
-  TempDir dir;
+  TempDirectory dir("nextbeat-osctest");
   OscDump dump(dir);
   engine::InputHub hub;
   FakeRequests requests;
@@ -821,7 +715,6 @@ TEST_CASE("osc server: a port in use is an error naming it, and stop is quick", 
 
 TEST_CASE("osc server: IPv6 and dual stack", "[integration]") {
   require_tools({"oscsend"}, "liblo-tools");
-  TempDir dir;
   engine::InputHub hub;
   FakeRequests requests;
   config::OscConfig config = loopback_config(free_udp_port());
@@ -830,10 +723,10 @@ TEST_CASE("osc server: IPv6 and dual stack", "[integration]") {
   try {
     server = std::make_unique<io::OscServer>(config, hub, requests);
   } catch (const std::runtime_error& e) {
-    WARN("no IPv6 here: " << e.what());
-    return;
+    test::skip_test(std::string("no IPv6 here: ") + e.what());
   }
   CHECK(server->description() == "OSC in on [::]:" + std::to_string(server->port()) + " (from 127.0.0.1)");
+  TempDirectory dir("nextbeat-osctest");
   REQUIRE(oscsend(dir, server->port(), {"/nextbeat/tempo", "f", "100"}) == 0);
   const auto events = wait_events(hub, 1);
   REQUIRE(events.size() == 1);
@@ -842,19 +735,20 @@ TEST_CASE("osc server: IPv6 and dual stack", "[integration]") {
 
 TEST_CASE("osc pd: a Pure Data patch plays notes to the server", "[integration]") {
   require_tools({"pd"}, "puredata-core");
-  TempDir dir;
+  TempDirectory dir("nextbeat-osctest");
   engine::InputHub hub;
   FakeRequests requests;
   io::OscServer server(loopback_config(free_udp_port()), hub, requests);
 
   // osc_phrase.pd sends four notes with [oscformat -f iii nextbeat note] and
   // one with plain [oscformat nextbeat note] (floats), then quits.
-  Background pd({"pd", "-nogui", "-nosound", "-nomidi", "-stderr", "-open", NEXTBEAT_OSC_PHRASE_PD, "-send",
-                 "nextbeat-port " + std::to_string(server.port())},
-                dir.path / "pd.log");
-  const auto events = wait_events(hub, 5, 10s);
-  INFO(pd.output());
-  CHECK(pd.wait_exit(10s) == 0);
+  test::Child pd({"pd", "-nogui", "-nosound", "-nomidi", "-stderr", "-open", NEXTBEAT_OSC_PHRASE_PD, "-send",
+                  "nextbeat-port " + std::to_string(server.port())},
+                 dir.path() / "pd.log");
+  pd.close_stdin();
+  const auto events = wait_events(hub, 5);
+  INFO(test::read_file(dir.path() / "pd.log"));
+  CHECK(pd.wait() == 0);
   REQUIRE(events.size() == 5);
   const auto note = [](const engine::InputEvent& e) {
     return std::to_string(static_cast<int>(e.kind)) + " " + std::to_string(e.a) + " " + std::to_string(e.b) + " " +
@@ -871,19 +765,20 @@ TEST_CASE("osc pd: a Pure Data patch plays notes to the server", "[integration]"
 
 TEST_CASE("osc pd: scripts/nextbeat-keys.pd plays its test phrase", "[integration]") {
   require_tools({"pd"}, "puredata-core");
-  TempDir dir;
+  TempDirectory dir("nextbeat-osctest");
   engine::InputHub hub;
   FakeRequests requests;
   io::OscServer server(loopback_config(free_udp_port()), hub, requests);
 
   // The performer's patch, headless: another port, no reply listener, the demo on.
-  Background pd(
+  test::Child pd(
       {"pd", "-nogui", "-nosound", "-nomidi", "-stderr", "-open", NEXTBEAT_KEYS_PD, "-send",
        "nextbeat-port " + std::to_string(server.port()), "-send", "nextbeat-reply-port 0", "-send", "nextbeat-demo 1"},
-      dir.path / "pd.log");
+      dir.path() / "pd.log");
+  pd.close_stdin();
   // C D E F: on (at once) and off (200 ms later) every 250 ms.
-  const auto events = wait_events(hub, 8, 10s);
-  INFO(pd.output());
+  const auto events = wait_events(hub, 8);
+  INFO(test::read_file(dir.path() / "pd.log"));
   REQUIRE(events.size() == 8);
   const int pitches[] = {60, 60, 62, 62, 64, 64, 65, 65};
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -893,11 +788,12 @@ TEST_CASE("osc pd: scripts/nextbeat-keys.pd plays its test phrase", "[integratio
     CHECK(events[i].channel == 0);
   }
   CHECK(server.counters().refused == 0);
+  pd.terminate();  // the demo plays on until told
 }
 
 TEST_CASE("osc sender: notes, beats, errors and any message reach oscdump", "[integration]") {
   require_tools({"oscdump"}, "liblo-tools");
-  TempDir dir;
+  TempDirectory dir("nextbeat-osctest");
   OscDump dump(dir);
   io::OscSender sender("127.0.0.1", dump.port());
   CHECK(sender.target() == "127.0.0.1:" + std::to_string(dump.port()));
@@ -925,7 +821,7 @@ TEST_CASE("osc sender: notes, beats, errors and any message reach oscdump", "[in
 
 TEST_CASE("osc sender: OscNoteOutput turns output events into OSC", "[integration]") {
   require_tools({"oscdump"}, "liblo-tools");
-  TempDir dir;
+  TempDirectory dir("nextbeat-osctest");
   OscDump dump(dir);
   io::OscNoteOutput output("127.0.0.1", dump.port());
   engine::OutputSink& sink = output;

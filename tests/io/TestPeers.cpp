@@ -6,8 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <thread>
 
@@ -44,11 +47,6 @@ void ignore_sigpipe() {
 
 }  // namespace
 
-std::int64_t steady_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 bool wait_until(const std::function<bool()>& condition, milliseconds timeout, milliseconds interval) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
@@ -58,11 +56,44 @@ bool wait_until(const std::function<bool()>& condition, milliseconds timeout, mi
   return true;
 }
 
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<engine::InputEvent> wait_events(engine::InputHub& hub, std::size_t count, milliseconds timeout) {
+  std::vector<engine::InputEvent> events;
+  const std::int64_t deadline_ns = steady_now_ns() + std::chrono::nanoseconds(timeout).count();
+  while (events.size() < count && steady_now_ns() < deadline_ns) {
+    engine::InputEvent event;
+    if (hub.pop(event)) {
+      events.push_back(event);
+    } else {
+      hub.wait_until(std::min(deadline_ns, steady_now_ns() + 50'000'000));
+    }
+  }
+  return events;
+}
+
 Child::Child(const std::vector<std::string>& argv) {
+  start(argv, nullptr);
+}
+
+Child::Child(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+  start(argv, &log);
+}
+
+void Child::start(const std::vector<std::string>& argv, const std::filesystem::path* log) {
   ignore_sigpipe();
   int in[2], out[2];
   if (::pipe2(in, O_CLOEXEC) != 0) fail("pipe");
-  if (::pipe2(out, O_CLOEXEC) != 0) fail("pipe");
+  if (log != nullptr) {
+    out[0] = -1;
+    out[1] = ::open(log->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out[1] < 0) fail("opening " + log->string());
+  } else if (::pipe2(out, O_CLOEXEC) != 0) {
+    fail("pipe");
+  }
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
@@ -72,6 +103,7 @@ Child::Child(const std::vector<std::string>& argv) {
   if (pid_ == 0) {
     ::dup2(in[0], STDIN_FILENO);
     ::dup2(out[1], STDOUT_FILENO);
+    if (log != nullptr) ::dup2(out[1], STDERR_FILENO);
     ::execvp(args[0], args.data());
     std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
     ::_exit(127);
@@ -97,6 +129,7 @@ void Child::write_line(const std::string& line) {
 }
 
 std::optional<std::string> Child::read_line(milliseconds timeout) {
+  if (stdout_fd_ < 0) return std::nullopt;  // its output goes to a log
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (const auto newline = buffer_.find('\n'); newline != std::string::npos) {
@@ -135,12 +168,34 @@ std::optional<int> Child::wait(milliseconds timeout) {
   }
 }
 
-int run(const std::vector<std::string>& argv) {
-  Child child(argv);
+void Child::terminate() {
+  if (status_) return;
+  ::kill(pid_, SIGTERM);
+  if (!wait(kPatience)) {
+    ::kill(pid_, SIGKILL);
+    wait(kPatience);
+  }
+}
+
+namespace {
+
+int finish(Child& child, const std::vector<std::string>& argv) {
   child.close_stdin();
   const std::optional<int> status = child.wait();
   if (!status) throw std::runtime_error("did not finish: " + describe(argv));
   return *status;
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& argv) {
+  Child child(argv);
+  return finish(child, argv);
+}
+
+int run(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+  Child child(argv, log);
+  return finish(child, argv);
 }
 
 MidiPeer::MidiPeer(Mode mode, const std::string& client, const std::string& port)

@@ -1,36 +1,51 @@
-// Real peers for the JACK tests of io/: child processes (the python3-rtmidi
-// MIDI client of midi_peer.py, jack_rec, jack_connect) with their stdin and
-// stdout on pipes. Failures throw std::runtime_error, which Catch2 reports
-// as the test's failure with the message.
+// Real peers for the tests of io/: child processes (the python3-rtmidi MIDI
+// client of midi_peer.py, jack_rec, jack_connect, oscsend, oscdump, Pure
+// Data) with their stdin on a pipe and their stdout on a pipe or in a log
+// file. Failures throw std::runtime_error, which Catch2 reports as the
+// test's failure with the message.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/queues/InputHub.h"
+#include "engine/queues/SteadyTime.h"
+
 namespace nextbeat::test {
 
+using engine::steady_now_ns;
 using std::chrono::milliseconds;
 
 // Generous: these only turn a hang into a failure. Tests assert behaviour,
 // not speed (the machines are shared and noisy).
 inline constexpr milliseconds kPatience{10'000};
 
-std::int64_t steady_now_ns();
-
 // Polls `condition` every `interval` until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& condition, milliseconds timeout = kPatience,
                 milliseconds interval = milliseconds(20));
+
+// Pops events from the hub as the engine thread would (in time order), until
+// `count` arrived or `timeout` passed; what arrived.
+std::vector<engine::InputEvent> wait_events(engine::InputHub& hub, std::size_t count, milliseconds timeout = kPatience);
+
+// The whole of a text file ("" when it cannot be read).
+std::string read_file(const std::filesystem::path& path);
 
 // A child process; its stdin and stdout are pipes, its stderr is ours.
 class Child {
  public:
   explicit Child(const std::vector<std::string>& argv);
+  // Its stdout and stderr go to `log` (created or truncated) instead: for
+  // peers that print as they like (read it with read_file; read_line has
+  // nothing).
+  Child(const std::vector<std::string>& argv, const std::filesystem::path& log);
   // Closes stdin and waits for the child to exit; kills it after kPatience.
   ~Child();
   Child(const Child&) = delete;
@@ -44,8 +59,13 @@ class Child {
   // Its exit status (or 128 + signal); nullopt when it is still running
   // after `timeout`.
   std::optional<int> wait(milliseconds timeout = kPatience);
+  // SIGTERM, then waits (SIGKILL after kPatience): for peers that run until
+  // told to stop (oscdump).
+  void terminate();
 
  private:
+  void start(const std::vector<std::string>& argv, const std::filesystem::path* log);
+
   pid_t pid_ = -1;
   int stdin_fd_ = -1;
   int stdout_fd_ = -1;
@@ -54,7 +74,10 @@ class Child {
 };
 
 // Runs a command to completion (jack_connect...); returns its exit status.
+// Throws when it has not finished after kPatience.
 int run(const std::vector<std::string>& argv);
+// The same with its stdout and stderr in `log`.
+int run(const std::vector<std::string>& argv, const std::filesystem::path& log);
 
 // A JACK MIDI client (tests/io/midi_peer.py) with a virtual port
 // "client:port". The constructor returns once the port exists.

@@ -11,6 +11,8 @@
 #                  packages live there, not in a pyenv python3)
 #   file:PATH      PATH exists
 #   no-file:PATH   PATH does not exist
+#   shared:PATH    PATH exists under the shared music data: $NEXTBEAT_SHARED_DATA
+#                  (../shared/data, which a clone does not have)
 set -euo pipefail
 
 missing=()
@@ -21,6 +23,10 @@ while [[ $# -gt 0 && "$1" != "--" ]]; do
       missing+=("/usr/bin/python3 module ${1#python:}") ;;
     file:*) [[ -e "${1#file:}" ]] || missing+=("${1#file:}") ;;
     no-file:*) [[ ! -e "${1#no-file:}" ]] || missing+=("absence of ${1#no-file:}") ;;
+    shared:*)
+      [[ -e "${NEXTBEAT_SHARED_DATA:-}/${1#shared:}" ]] ||
+        missing+=("../shared/data/${1#shared:} (the shared music data; not at ${NEXTBEAT_SHARED_DATA:-}/${1#shared:})")
+      ;;
     *)
       echo "skip_unless.sh: unknown requirement '$1'" >&2
       exit 2
@@ -34,7 +40,7 @@ done
 }
 shift
 if ((${#missing[@]} > 0)); then
-  printf 'skipped: needs %s\n' "${missing[@]}"
+  printf 'SKIP: needs %s\n' "${missing[@]}"
   exit 77
 fi
 exec "$@"
