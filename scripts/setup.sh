@@ -46,6 +46,8 @@ test_pkgs=(
   stress-ng
   sox
   clang-format            # the format check in the test suite
+  g++-aarch64-linux-gnu   # scripts/check-arm64.sh: the arm64 build check (Pi, Jetson)
+  qemu-user-static        # ... and the packed step run as a Cortex-A72 and A76
 )
 
 all=("${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}")

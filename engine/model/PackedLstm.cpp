@@ -15,7 +15,11 @@
 // VectorMath.h). The one exception is fp16: GCC 12 does not vectorise
 // _Float16 -> float, so on x86-64 that product uses the F16C instructions
 // directly. This file is built with -O3 and -ffp-contract=fast
-// (engine/CMakeLists.txt) so that a*b+c becomes one FMA.
+// (engine/CMakeLists.txt) so that a*b+c becomes one FMA, and with
+// -fno-trapping-math: without it GCC keeps the clamps in exp_approx
+// (VectorMath.h) as branches ("control flow in loop") and the gate loop
+// stays scalar on NEON and on baseline x86-64; with it they become selects
+// and the loop vectorises.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 #define NEXTBEAT_F16C 1
@@ -25,7 +29,16 @@ namespace nextbeat::engine {
 
 namespace {
 
-__extension__ using Half = _Float16;  // GCC >= 12 on x86-64 and arm64
+// The IEEE half type. GCC 12's C++ front end knows _Float16 on x86-64 only
+// ("does not name a type" on aarch64, also in JetPack's GCC 11); on Arm,
+// __fp16 is IEEE binary16 (always on aarch64, with -mfp16-format=ieee on
+// 32-bit Arm) and converts to and from float the same way.
+#if defined(__ARM_FP16_FORMAT_IEEE)
+using Half = __fp16;
+#else
+__extension__ using Half = _Float16;
+#endif
+static_assert(sizeof(Half) == 2, "Half must be IEEE binary16");
 
 // y = W x for `blocks` blocks of 64 rows packed column-interleaved: for each
 // block, column k holds the 64 rows' weights contiguously. x[k] is broadcast
