@@ -184,7 +184,7 @@ struct LiveSession::Impl final : io::OscRequests {
   std::unique_ptr<engine::LiveEngine> engine;
   // Control thread <-> engine thread: new models and settings in, the
   // replaced ones back (freed on the control thread).
-  engine::Handover<LstmModel> model_handover{4};
+  engine::Handover<engine::ModelSwap> model_handover{4};
   engine::Handover<config::LiveSettings> settings_handover{4};
   // Engine thread -> output thread.
   engine::SpscQueue<OutputEvent> to_output{8192};
@@ -228,8 +228,8 @@ void LiveSession::Impl::start() {
   model_name = config.model.path;
   auto [model, inference] = engine::load_live_model(model_name, config.model);
   spdlog::info("model {}: {} codec, {} x {} LSTM, {} parameters; {}", model_name,
-               engine::codec_name(model->spec().codec.kind), model->spec().layers,
-               model->spec().hidden, model->parameter_count(), inference);
+               engine::codec_name(model->spec().codec.kind), model->spec().layers, model->spec().hidden,
+               model->parameter_count(), inference);
 
   // Devices. Each one that cannot open is logged and left out: a performer
   // with OSC alone, or MIDI without audio, still gets a running daemon.
@@ -327,7 +327,8 @@ void LiveSession::Impl::engine_loop() {
       }
       engine->handle(event);
     }
-    model_handover.receive([this](std::unique_ptr<LstmModel> model) { return engine->swap_model(std::move(model)); });
+    model_handover.receive(
+        [this](std::unique_ptr<engine::ModelSwap> swap) { return engine->swap_model(std::move(swap)); });
     settings_handover.receive(
         [this](std::unique_ptr<config::LiveSettings> s) { return engine->reconfigure(std::move(s)); });
     engine->advance();
@@ -454,7 +455,8 @@ std::optional<std::string> LiveSession::Impl::refuse_model_path(const std::strin
 void LiveSession::Impl::swap_model(const std::string& name, const config::ModelConfig& settings) {
   try {
     auto [model, inference] = engine::load_live_model(name, settings);
-    if (!model_handover.send(model)) {
+    auto swap = engine::prepare_model_swap(std::move(model));
+    if (!model_handover.send(swap)) {
       spdlog::error("model {}: a previous swap is still in flight; try again", printable(name));
       return;
     }

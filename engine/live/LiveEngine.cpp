@@ -77,16 +77,27 @@ LiveEngine::LiveEngine(std::unique_ptr<LstmModel> model, const config::Config& c
 LiveEngine::~LiveEngine() = default;
 
 void LiveEngine::set_model(std::unique_ptr<LstmModel> model) {
-  const int old_tpb = tpb_;
   model_ = std::move(model);
+  sampler_ = Sampler(model_->spec().codec, sampling_controls(settings_->sampling));
+  model_->snapshot(saved_);
+  bind_model();
+}
+
+void LiveEngine::bind_model() noexcept {
+  const int old_tpb = tpb_;
   codec_ = model_->spec().codec;
   tpb_ = std::max(1, grid_per_beat(codec_));
   tick_offset_ = tick_offset_ / old_tpb * tpb_;
   last_tick_ = last_tick_ / old_tpb * tpb_;
   marks_.assign(1, MeterMark{0, settings_->clock.beats_per_bar});
   make_live_stream(codec_, stream_).set_grid(marks_, tick_offset_);
-  sampler_ = Sampler(codec_, sampling_controls(settings_->sampling));
-  model_->snapshot(saved_);
+}
+
+std::unique_ptr<ModelSwap> prepare_model_swap(std::unique_ptr<LstmModel> model) {
+  const CodecSettings codec = model->spec().codec;
+  auto swap = std::make_unique<ModelSwap>(ModelSwap{std::move(model), Sampler(codec, SamplingControls{}), {}});
+  swap->model->snapshot(swap->saved);
+  return swap;
 }
 
 void LiveEngine::apply_settings() noexcept {
@@ -526,13 +537,18 @@ void LiveEngine::cancel_own() noexcept {
 
 // ---- Model swap, reload, stop -------------------------------------------------------
 
-std::unique_ptr<LstmModel> LiveEngine::swap_model(std::unique_ptr<LstmModel> model) noexcept {
+std::unique_ptr<ModelSwap> LiveEngine::swap_model(std::unique_ptr<ModelSwap> swap) noexcept {
   cancel_own();
-  auto old = std::move(model_);
-  set_model(std::move(model));
+  // Swaps, not copies: what was built on the control thread takes the old
+  // model's place, and the old parts go back in `swap` to be freed there.
+  std::swap(model_, swap->model);
+  std::swap(sampler_, swap->sampler);
+  std::swap(saved_, swap->saved);
+  bind_model();
+  sampler_.set_controls(sampling_controls(settings_->sampling));  // reseeds; no allocation
   apply_settings();
   prime();
-  return old;
+  return swap;
 }
 
 std::unique_ptr<config::LiveSettings> LiveEngine::reconfigure(std::unique_ptr<config::LiveSettings> settings) noexcept {

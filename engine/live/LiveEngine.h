@@ -103,6 +103,18 @@ struct Notification {
   int cc = -1;       // kLearned: the controller number now bound to `control`
 };
 
+// What a model swap hands the engine thread: the model (loaded, packed and
+// warmed up), a sampler sized for its outputs and a state buffer for its
+// rollouts, all built on the control thread, so that the swap on the engine
+// thread allocates nothing. The same object carries the old parts back.
+struct ModelSwap {
+  std::unique_ptr<LstmModel> model;
+  Sampler sampler;
+  LstmModel::State saved;
+};
+// called on: the control thread (allocates).
+std::unique_ptr<ModelSwap> prepare_model_swap(std::unique_ptr<LstmModel> model);
+
 class LiveEngine {
  public:
   // The source fed for nextbeat's own notes. The bundled models only ever
@@ -126,10 +138,11 @@ class LiveEngine {
   // When advance() has work next (steady clock ns).
   std::int64_t next_wakeup_ns() const noexcept;
 
-  // A new model (built and warmed up off this thread); the old one is
-  // returned to be freed elsewhere. Own notes end; the new state is primed
-  // from the rolling context.
-  std::unique_ptr<LstmModel> swap_model(std::unique_ptr<LstmModel> model) noexcept;
+  // A new model with its parts (prepare_model_swap, off this thread); the old
+  // ones come back in the same object, to be freed elsewhere. Own notes end;
+  // the new state is primed from the rolling context.
+  // real-time safe: no allocation, no locks.
+  std::unique_ptr<ModelSwap> swap_model(std::unique_ptr<ModelSwap> swap) noexcept;
   // Settings from a reloaded config (SIGHUP), built on the control thread:
   // taken by pointer, the old ones returned to be freed there. Controls moved
   // since (and mute) are replaced by the new settings; mute is kept.
@@ -156,6 +169,7 @@ class LiveEngine {
   };
 
   void set_model(std::unique_ptr<LstmModel> model);
+  void bind_model() noexcept;  // the codec's grid and live stream for model_
   void apply_settings() noexcept;
   std::int64_t now() const noexcept { return clock_source_.now_ns(); }
   std::int64_t tick_at(std::int64_t t_ns) const noexcept;

@@ -234,8 +234,8 @@ TEST_CASE("no stuck notes on any stop path", "[unit][live]") {
     rig.control(Control::kReset, 1);
   }
   SECTION("model swap") {
-    auto old =
-        rig.engine->swap_model(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path("default:pianoroll"))));
+    auto old = rig.engine->swap_model(
+        prepare_model_swap(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path("default:pianoroll")))));
     CHECK(old != nullptr);
   }
   SECTION("stop (SIGINT, SIGTERM)") {

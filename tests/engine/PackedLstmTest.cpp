@@ -298,13 +298,14 @@ TEST_CASE("the live engine does not allocate while it plays", "[unit][packed][li
   auto replaced = engine.reconfigure(std::move(reloaded));
   const auto control = [&](config::Control id, double value) {
     engine.handle(InputEvent{
-        .time_ns = clock.t, .kind = InputKind::kControl, .control = static_cast<std::uint8_t>(id), .value = value});
+        .time_ns = clock.t(), .kind = InputKind::kControl, .control = static_cast<std::uint8_t>(id), .value = value});
   };
   const auto cc = [&](std::int16_t number, std::int16_t value) {
-    engine.handle(InputEvent{.time_ns = clock.t, .kind = InputKind::kControlChange, .a = number, .b = value});
+    engine.handle(InputEvent{.time_ns = clock.t(), .kind = InputKind::kControlChange, .a = number, .b = value});
   };
-  engine.handle(InputEvent{
-      .time_ns = clock.t, .kind = InputKind::kLearn, .control = static_cast<std::uint8_t>(config::Control::kDensity)});
+  engine.handle(InputEvent{.time_ns = clock.t(),
+                           .kind = InputKind::kLearn,
+                           .control = static_cast<std::uint8_t>(config::Control::kDensity)});
   cc(30, 10);  // learned: CC 30 now moves density
   cc(30, 90);  // density by CC
   cc(21, 40);  // temperature by its default CC
@@ -319,4 +320,25 @@ TEST_CASE("the live engine does not allocate while it plays", "[unit][packed][li
   CHECK(engine.settings().cc_control[30] == static_cast<std::uint8_t>(config::Control::kDensity));
   CHECK(engine.settings().clock.beats_per_bar == 3);
   CHECK(replaced->clock.beats_per_bar == 4);
+
+  // Model swaps, to the other codec and back: the parts are built here, as
+  // the control thread builds them; the swap itself allocates nothing, and
+  // neither does playing on the swapped-in model once it is warm.
+  const auto load = [](const char* name) {
+    return prepare_model_swap(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path(name))));
+  };
+  auto to_pianoroll = load("default:pianoroll");
+  auto to_events = load("default:events");
+  const auto before_swap = g_allocations.load();
+  auto events_back = engine.swap_model(std::move(to_pianoroll));
+  CHECK(g_allocations.load() == before_swap);
+  play(8);
+  const auto pianoroll_warm = g_allocations.load();
+  play(8);
+  CHECK(g_allocations.load() == pianoroll_warm);
+  auto pianoroll_back = engine.swap_model(std::move(to_events));
+  play(8);
+  CHECK(g_allocations.load() == pianoroll_warm);
+  CHECK(events_back->model->spec().codec.kind == CodecKind::kEvents);
+  CHECK(pianoroll_back->model->spec().codec.kind == CodecKind::kPianoRoll);
 }
