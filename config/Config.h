@@ -149,7 +149,7 @@ struct SamplingConfig {
   double temperature = 1.0;
   int top_k = 0;  // 0 = off
   double top_p = 1.0;
-  std::string key;  // "" = no constraint, else C, F#, Bb, ...
+  int key = -1;  // the key's tonic as a pitch class 0..11 (C = 0), -1 = no constraint; written "" or C, F#, Bb, ...
   Scale scale = Scale::kMajor;
   double repetition_penalty = 1.0;
   double density = 1.0;

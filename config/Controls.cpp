@@ -53,7 +53,7 @@ constexpr void set_field(S& s, double x) noexcept {
     v = static_cast<T>(std::llround(x));
   }
 }
-// A row's value accessors: field<&S::sampling, &S::Sampling::temperature>.
+// A row's value accessors: field<&S::sampling, &SamplingConfig::temperature>.
 #define NEXTBEAT_FIELD(SECTION, MEMBER) &get_field<&S::SECTION, &MEMBER>, &set_field<&S::SECTION, &MEMBER>
 
 double get_channel(const S& s) noexcept {
@@ -82,157 +82,38 @@ void set_key(S& s, double x) noexcept {
   s.sampling.key = static_cast<int>(std::llround(x)) - 1;
 }
 
-// The one table of controls, in Control order (checked below).
+// The one table of controls, in Control order (checked below). One row a
+// control, kept on one line each (clang-format would break the rows apart).
+// clang-format off
 constexpr std::array<ControlSpec, kControlCount> kSpecs{{
-    {kTemperature,
-     "temperature",
-     kNumber,
-     0.01,
-     10.0,
-     "sampling.temperature",
-     {},
-     E::kSampler,
-     NEXTBEAT_FIELD(sampling, S::Sampling::temperature)},
-    {kTopK,
-     "top_k",
-     kInteger,
-     0,
-     1024,
-     "sampling.top_k",
-     {},
-     E::kSampler,
-     NEXTBEAT_FIELD(sampling, S::Sampling::top_k)},
-    {kTopP,
-     "top_p",
-     kNumber,
-     0.01,
-     1.0,
-     "sampling.top_p",
-     {},
-     E::kSampler,
-     NEXTBEAT_FIELD(sampling, S::Sampling::top_p)},
-    {kKey, "key", kChoice, 0, choice_max(kKeys), "sampling.key", kKeys, E::kSampler, &get_key, &set_key},
-    {kScale, "scale", kChoice, 0, choice_max(kScales), "sampling.scale", kScales, E::kSampler,
-     NEXTBEAT_FIELD(sampling, S::Sampling::scale)},
-    {kRepetitionPenalty,
-     "repetition_penalty",
-     kNumber,
-     1.0,
-     10.0,
-     "sampling.repetition_penalty",
-     {},
-     E::kSampler,
-     NEXTBEAT_FIELD(sampling, S::Sampling::repetition_penalty)},
-    {kDensity,
-     "density",
-     kNumber,
-     0.0,
-     4.0,
-     "sampling.density",
-     {},
-     E::kSampler,
-     NEXTBEAT_FIELD(sampling, S::Sampling::density)},
-    {kVelocityScale,
-     "velocity_scale",
-     kNumber,
-     0.0,
-     4.0,
-     "sampling.velocity_scale",
-     {},
-     E::kRead,
-     NEXTBEAT_FIELD(sampling, S::Sampling::velocity_scale)},
-    {kPitchMin,
-     "pitch_min",
-     kInteger,
-     0,
-     127,
-     "sampling.pitch_min",
-     {},
-     E::kSampler,
-     NEXTBEAT_FIELD(sampling, S::Sampling::pitch_min)},
-    {kPitchMax,
-     "pitch_max",
-     kInteger,
-     0,
-     127,
-     "sampling.pitch_max",
-     {},
-     E::kSampler,
-     NEXTBEAT_FIELD(sampling, S::Sampling::pitch_max)},
-    {kSeed,
-     "seed",
-     kInteger,
-     0,
-     4294967295.0,
-     "sampling.seed",
-     {},
-     E::kSampler,
-     NEXTBEAT_FIELD(sampling, S::Sampling::seed)},
-    {kMode, "mode", kChoice, 0, choice_max(kModes), "engine.mode", kModes, E::kMode,
-     NEXTBEAT_FIELD(engine, EngineConfig::mode)},
-    {kLatencyBudgetMs,
-     "latency_budget_ms",
-     kNumber,
-     0.1,
-     100.0,
-     "engine.latency_budget_ms",
-     {},
-     E::kRead,
-     NEXTBEAT_FIELD(engine, EngineConfig::latency_budget_ms)},
-    {kContextBeats,
-     "context_beats",
-     kInteger,
-     1,
-     1024,
-     "engine.context_beats",
-     {},
-     E::kRead,
-     NEXTBEAT_FIELD(engine, EngineConfig::context_beats)},
-    {kGapBeats,
-     "gap_beats",
-     kNumber,
-     0.25,
-     64.0,
-     "engine.gap_beats",
-     {},
-     E::kRead,
-     NEXTBEAT_FIELD(engine, EngineConfig::gap_beats)},
-    {kResponseBeats,
-     "response_beats",
-     kInteger,
-     1,
-     64,
-     "engine.response_beats",
-     {},
-     E::kRead,
-     NEXTBEAT_FIELD(engine, EngineConfig::response_beats)},
-    {kFallback, "fallback", kChoice, 0, choice_max(kFallbacks), "engine.fallback", kFallbacks, E::kRead,
-     NEXTBEAT_FIELD(engine, EngineConfig::fallback)},
-    {kMaxNoteBeats,
-     "max_note_beats",
-     kNumber,
-     0.25,
-     64.0,
-     "engine.max_note_beats",
-     {},
-     E::kRead,
-     NEXTBEAT_FIELD(engine, EngineConfig::max_note_beats)},
-    {kTempo,
-     "tempo",
-     kNumber,
-     20.0,
-     400.0,
-     "clock.tempo_bpm",
-     {},
-     E::kTempo,
-     NEXTBEAT_FIELD(clock, ClockConfig::tempo_bpm)},
-    {kChannel, "channel", kInteger, 1, 16, "midi.channel", {}, E::kChannel, &get_channel, &set_channel},
-    {kProgram, "program", kInteger, 0, 127, "audio.program", {}, E::kProgram, &get_program, &set_program},
-    {kMute, "mute", kToggle, 0, 1, "", {}, E::kMute, &get_muted, &set_muted},
-    {kTap, "tap", kAction, 0, 1, "", {}, E::kTap},
-    {kReset, "reset", kAction, 0, 1, "", {}, E::kReset},
-    {kPanic, "panic", kAction, 0, 1, "", {}, E::kPanic},
+  // id                  name                  type      min   max                   config key                    choices     effect        where the value lives
+  {kTemperature,       "temperature",        kNumber,  0.01, 10.0,                 "sampling.temperature",       {},         E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::temperature)},
+  {kTopK,              "top_k",              kInteger, 0,    1024,                 "sampling.top_k",             {},         E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::top_k)},
+  {kTopP,              "top_p",              kNumber,  0.01, 1.0,                  "sampling.top_p",             {},         E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::top_p)},
+  {kKey,               "key",                kChoice,  0,    choice_max(kKeys),    "sampling.key",               kKeys,      E::kSampler,  &get_key, &set_key},
+  {kScale,             "scale",              kChoice,  0,    choice_max(kScales),  "sampling.scale",             kScales,    E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::scale)},
+  {kRepetitionPenalty, "repetition_penalty", kNumber,  1.0,  10.0,                 "sampling.repetition_penalty",{},         E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::repetition_penalty)},
+  {kDensity,           "density",            kNumber,  0.0,  4.0,                  "sampling.density",           {},         E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::density)},
+  {kVelocityScale,     "velocity_scale",     kNumber,  0.0,  4.0,                  "sampling.velocity_scale",    {},         E::kRead,     NEXTBEAT_FIELD(sampling, SamplingConfig::velocity_scale)},
+  {kPitchMin,          "pitch_min",          kInteger, 0,    127,                  "sampling.pitch_min",         {},         E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::pitch_min)},
+  {kPitchMax,          "pitch_max",          kInteger, 0,    127,                  "sampling.pitch_max",         {},         E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::pitch_max)},
+  {kSeed,              "seed",               kInteger, 0,    4294967295.0,         "sampling.seed",              {},         E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::seed)},
+  {kMode,              "mode",               kChoice,  0,    choice_max(kModes),   "engine.mode",                kModes,     E::kMode,     NEXTBEAT_FIELD(engine, EngineConfig::mode)},
+  {kLatencyBudgetMs,   "latency_budget_ms",  kNumber,  0.1,  100.0,                "engine.latency_budget_ms",   {},         E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::latency_budget_ms)},
+  {kContextBeats,      "context_beats",      kInteger, 1,    1024,                 "engine.context_beats",       {},         E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::context_beats)},
+  {kGapBeats,          "gap_beats",          kNumber,  0.25, 64.0,                 "engine.gap_beats",           {},         E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::gap_beats)},
+  {kResponseBeats,     "response_beats",     kInteger, 1,    64,                   "engine.response_beats",      {},         E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::response_beats)},
+  {kFallback,          "fallback",           kChoice,  0,    choice_max(kFallbacks), "engine.fallback",          kFallbacks, E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::fallback)},
+  {kMaxNoteBeats,      "max_note_beats",     kNumber,  0.25, 64.0,                 "engine.max_note_beats",      {},         E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::max_note_beats)},
+  {kTempo,             "tempo",              kNumber,  20.0, 400.0,                "clock.tempo_bpm",            {},         E::kTempo,    NEXTBEAT_FIELD(clock, ClockConfig::tempo_bpm)},
+  {kChannel,           "channel",            kInteger, 1,    16,                   "midi.channel",               {},         E::kChannel,  &get_channel, &set_channel},
+  {kProgram,           "program",            kInteger, 0,    127,                  "audio.program",              {},         E::kProgram,  &get_program, &set_program},
+  {kMute,              "mute",               kToggle,  0,    1,                    "",                           {},         E::kMute,     &get_muted, &set_muted},
+  {kTap,               "tap",                kAction,  0,    1,                    "",                           {},         E::kTap},
+  {kReset,             "reset",              kAction,  0,    1,                    "",                           {},         E::kReset},
+  {kPanic,             "panic",              kAction,  0,    1,                    "",                           {},         E::kPanic},
 }};
+// clang-format on
 #undef NEXTBEAT_FIELD
 
 constexpr bool in_control_order() {
@@ -324,17 +205,7 @@ const ControlSpec* find_control_by_key(std::string_view config_key) {
 
 LiveSettings live_settings(const Config& c) {
   LiveSettings s;
-  s.sampling = {.temperature = c.sampling.temperature,
-                .top_k = c.sampling.top_k,
-                .top_p = c.sampling.top_p,
-                .key = key_pitch_class(c.sampling.key).value_or(-1),
-                .scale = c.sampling.scale,
-                .repetition_penalty = c.sampling.repetition_penalty,
-                .density = c.sampling.density,
-                .velocity_scale = c.sampling.velocity_scale,
-                .pitch_min = c.sampling.pitch_min,
-                .pitch_max = c.sampling.pitch_max,
-                .seed = c.sampling.seed};
+  s.sampling = c.sampling;
   s.engine = c.engine;
   s.clock = c.clock;
   s.channel = c.midi.channel;
@@ -366,17 +237,7 @@ bool apply_control(Config& c, Control id, double value) {
   LiveSettings s = live_settings(c);
   apply_control(s, id, value);
   // Back into the config's sections: the fields a control can reach.
-  c.sampling.temperature = s.sampling.temperature;
-  c.sampling.top_k = s.sampling.top_k;
-  c.sampling.top_p = s.sampling.top_p;
-  c.sampling.key = key_name(s.sampling.key);
-  c.sampling.scale = s.sampling.scale;
-  c.sampling.repetition_penalty = s.sampling.repetition_penalty;
-  c.sampling.density = s.sampling.density;
-  c.sampling.velocity_scale = s.sampling.velocity_scale;
-  c.sampling.pitch_min = s.sampling.pitch_min;
-  c.sampling.pitch_max = s.sampling.pitch_max;
-  c.sampling.seed = s.sampling.seed;
+  c.sampling = s.sampling;
   c.engine = s.engine;
   c.clock = s.clock;
   c.midi.channel = s.channel;

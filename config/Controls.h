@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "config/Config.h"
 
@@ -78,19 +79,7 @@ enum class ControlEffect : std::uint8_t {
 // on the control thread, handed to the engine thread by pointer, and changed
 // there by controls. Trivially copyable: copying it never allocates.
 struct LiveSettings {
-  struct Sampling {
-    double temperature = 1.0;
-    int top_k = 0;
-    double top_p = 1.0;
-    int key = -1;  // tonic pitch class 0..11, -1 = no constraint
-    Scale scale = Scale::kMajor;
-    double repetition_penalty = 1.0;
-    double density = 1.0;
-    double velocity_scale = 1.0;
-    int pitch_min = 21;
-    int pitch_max = 108;
-    std::int64_t seed = 0;
-  } sampling;
+  SamplingConfig sampling;
   EngineConfig engine;
   ClockConfig clock;
   int channel = 1;  // midi.channel

@@ -87,6 +87,21 @@ class SectionBuilder {
         [sec = section_, member](const Config& c) { return toml_quote(enum_name((c.*sec).*member)); });
   }
 
+  // A key (tonic) written as its name, held as its pitch class (-1: none).
+  SectionBuilder& key_name(std::string_view key, int S::*member) {
+    std::string allowed = "\"\" (no constraint) or a key name such as C, F#, Bb";
+    return add(
+        key, allowed,
+        [=, sec = section_](const toml::node& node, Config& c) -> std::string {
+          const auto* v = node.as_string();
+          const auto pc = v != nullptr ? key_pitch_class(v->get()) : std::nullopt;
+          if (v == nullptr || (!v->get().empty() && !pc)) return "expected " + allowed + ", got " + describe_node(node);
+          (c.*sec).*member = pc.value_or(-1);
+          return {};
+        },
+        [sec = section_, member](const Config& c) { return toml_quote(config::key_name((c.*sec).*member)); });
+  }
+
   SectionBuilder& string(std::string_view key, std::string S::*member, std::string allowed, StringCheck check) {
     return add(
         key, allowed,
@@ -242,8 +257,7 @@ std::vector<FieldSpec> build_schema() {
       .control("temperature", &SamplingConfig::temperature)
       .control("top_k", &SamplingConfig::top_k)
       .control("top_p", &SamplingConfig::top_p)
-      .string("key", &SamplingConfig::key, "\"\" (no constraint) or a key name such as C, F#, Bb",
-              [](std::string_view s) { return s.empty() || key_pitch_class(s).has_value(); })
+      .key_name("key", &SamplingConfig::key)
       .control("scale", &SamplingConfig::scale)
       .control("repetition_penalty", &SamplingConfig::repetition_penalty)
       .control("density", &SamplingConfig::density)

@@ -100,4 +100,19 @@ int step_input_size(const CodecSettings& settings) noexcept {
   return entry(settings.kind).input_size(settings);
 }
 
+Score decoded_score_base(int ticks_per_beat, const std::string& source) {
+  Score score;
+  score.tempo_map = {TempoChange{0, 120}};
+  score.time_signatures = {TimeSignature{0, 4, 4}};
+  score.ticks_per_beat = ticks_per_beat;
+  score.source = source;
+  return score;
+}
+
+void require_codec_setting(std::string_view codec, std::string_view name, int value, int lo, int hi) {
+  if (value < lo || value > hi)
+    throw std::invalid_argument(std::string(codec) + " codec: " + std::string(name) + " must be " + std::to_string(lo) +
+                                ".." + std::to_string(hi) + ", got " + std::to_string(value));
+}
+
 }  // namespace nextbeat::engine

@@ -80,6 +80,14 @@ enum class StepForm { kToken, kFrame };
 // What the rest of the engine asks about a codec kind instead of branching on
 // it; all answered from the one table in Codec.cpp.
 // The name in model files and on the command line: "events", "pianoroll".
+// A codec setting out of its range: std::invalid_argument naming the codec,
+// the setting and the range ("events codec: ticks_per_beat must be 1..960, got 0").
+void require_codec_setting(std::string_view codec, std::string_view name, int value, int lo, int hi);
+
+// What a decoder starts from: an empty score at 120 bpm in 4/4 (a codec's
+// steps carry no tempo or meter), on the codec's grid.
+Score decoded_score_base(int ticks_per_beat, const std::string& source);
+
 std::string_view codec_name(CodecKind kind) noexcept;
 std::optional<CodecKind> codec_named(std::string_view name) noexcept;
 // Every name, for messages: "events" or "pianoroll".

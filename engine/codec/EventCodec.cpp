@@ -138,15 +138,9 @@ std::vector<GridNote> grid_notes(const Score& score, const CodecSettings& settin
 
 EventCodec::EventCodec(const CodecSettings& settings)
     : settings_(settings), layout_{settings.velocity_bins, settings.max_shift_ticks} {
-  if (settings.ticks_per_beat < 1 || settings.ticks_per_beat > 960)
-    throw std::invalid_argument("events codec: ticks_per_beat must be 1..960, got " +
-                                std::to_string(settings.ticks_per_beat));
-  if (settings.velocity_bins < 1 || settings.velocity_bins > 127)
-    throw std::invalid_argument("events codec: velocity_bins must be 1..127, got " +
-                                std::to_string(settings.velocity_bins));
-  if (settings.max_shift_ticks < 1 || settings.max_shift_ticks > 65535)
-    throw std::invalid_argument("events codec: max_shift_ticks must be 1..65535, got " +
-                                std::to_string(settings.max_shift_ticks));
+  require_codec_setting("events", "ticks_per_beat", settings.ticks_per_beat, 1, 960);
+  require_codec_setting("events", "velocity_bins", settings.velocity_bins, 1, 127);
+  require_codec_setting("events", "max_shift_ticks", settings.max_shift_ticks, 1, 65535);
 }
 
 EncodedSequence EventCodec::encode(const Score& score) const {
@@ -188,11 +182,7 @@ EncodedSequence EventCodec::encode(const Score& score) const {
 }
 
 Score EventCodec::decode(const EncodedSequence& sequence) const {
-  Score score;
-  score.tempo_map = {TempoChange{0, 120}};
-  score.time_signatures = {TimeSignature{0, 4, 4}};
-  score.ticks_per_beat = settings_.ticks_per_beat;
-  score.source = sequence.source;
+  Score score = decoded_score_base(settings_.ticks_per_beat, sequence.source);
 
   struct Sounding {
     std::int64_t start = -1;  // -1: not sounding

@@ -21,9 +21,7 @@ std::int64_t to_frame(double beat, int steps_per_beat) {
 }  // namespace
 
 PianoRollCodec::PianoRollCodec(const CodecSettings& settings) : settings_(settings) {
-  if (settings.steps_per_beat < 1 || settings.steps_per_beat > 960)
-    throw std::invalid_argument("pianoroll codec: steps_per_beat must be 1..960, got " +
-                                std::to_string(settings.steps_per_beat));
+  require_codec_setting("pianoroll", "steps_per_beat", settings.steps_per_beat, 1, 960);
 }
 
 EncodedSequence PianoRollCodec::encode(const Score& score) const {
@@ -58,11 +56,7 @@ EncodedSequence PianoRollCodec::encode(const Score& score) const {
 }
 
 Score PianoRollCodec::decode(const EncodedSequence& sequence) const {
-  Score score;
-  score.tempo_map = {TempoChange{0, 120}};
-  score.time_signatures = {TimeSignature{0, 4, 4}};
-  score.ticks_per_beat = settings_.steps_per_beat;
-  score.source = sequence.source;
+  Score score = decoded_score_base(settings_.steps_per_beat, sequence.source);
   const double spb = settings_.steps_per_beat;
   const std::size_t frames = sequence.steps.size();
   for (std::size_t key = 0; key < static_cast<std::size_t>(kKeys); ++key) {

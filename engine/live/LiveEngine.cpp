@@ -15,7 +15,7 @@ using config::kNoControl;
 constexpr std::size_t kContextCapacity = 16384;
 constexpr std::int64_t kIdleWakeNs = 50'000'000;  // polls the clock at least this often
 
-SamplingControls sampling_controls(const config::LiveSettings::Sampling& s) noexcept {
+SamplingControls sampling_controls(const config::SamplingConfig& s) noexcept {
   SamplingControls c;
   c.temperature = s.temperature;
   c.top_k = s.top_k;

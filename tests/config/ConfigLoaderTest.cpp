@@ -123,7 +123,7 @@ TEST_CASE("every key of the non-defaults file is read", "[unit][config]") {
   CHECK(c.audio.api == AudioApi::kPulse);
   CHECK(c.clock.tempo_bpm == 96.5);
   CHECK(c.engine.mode == Mode::kCallResponse);
-  CHECK(c.sampling.key == "F#");
+  CHECK(c.sampling.key == 6);  // F#
   CHECK(c.sampling.seed == 4294967295LL);
   CHECK(c.log.level == LogLevel::kDebug);
   // -1 unbinds a default; a user binding takes a default's number over.

@@ -49,7 +49,7 @@ TEST_CASE("controls set and read back their config fields", "[unit][controls]") 
     CHECK(control_value(c, spec.id) == Approx(spec.max));
   }
   CHECK(c.engine.mode == Mode::kAccompany);
-  CHECK(c.sampling.key == "B");
+  CHECK(c.sampling.key == 11);  // B
 }
 
 TEST_CASE("OSC values are validated with a clear message", "[unit][controls]") {
