@@ -20,6 +20,9 @@ enum class Device { kAuto, kCpu, kCuda };
 // fp16 and int8 read half or a quarter of the bytes, for models too big for
 // the cache (docs/PERFORMANCE.md gives the measured tolerance).
 enum class WeightPrecision { kFloat32, kFloat16, kInt8 };
+// model.precision: one of them, or auto (the fastest whose results stay
+// within its stated tolerance on this model, measured at load).
+enum class PrecisionSetting { kAuto, kFloat32, kFloat16, kInt8 };
 enum class MidiApi { kAuto, kJack, kAlsa };
 enum class AudioApi { kAuto, kJack, kAlsa, kPulse };
 enum class ClockSource { kInternal, kMidi };
@@ -41,6 +44,8 @@ struct EnumNames;
 NEXTBEAT_ENUM_NAMES(Device, {Device::kAuto, "auto"}, {Device::kCpu, "cpu"}, {Device::kCuda, "cuda"});
 NEXTBEAT_ENUM_NAMES(WeightPrecision, {WeightPrecision::kFloat32, "fp32"}, {WeightPrecision::kFloat16, "fp16"},
                     {WeightPrecision::kInt8, "int8"});
+NEXTBEAT_ENUM_NAMES(PrecisionSetting, {PrecisionSetting::kAuto, "auto"}, {PrecisionSetting::kFloat32, "fp32"},
+                    {PrecisionSetting::kFloat16, "fp16"}, {PrecisionSetting::kInt8, "int8"});
 NEXTBEAT_ENUM_NAMES(MidiApi, {MidiApi::kAuto, "auto"}, {MidiApi::kJack, "jack"}, {MidiApi::kAlsa, "alsa"});
 NEXTBEAT_ENUM_NAMES(AudioApi, {AudioApi::kAuto, "auto"}, {AudioApi::kJack, "jack"}, {AudioApi::kAlsa, "alsa"},
                     {AudioApi::kPulse, "pulse"});
@@ -86,7 +91,7 @@ std::string enum_choices() {
 struct ModelConfig {
   std::string path = "default:events";  // a model file, or default:events | default:pianoroll
   Device device = Device::kAuto;
-  WeightPrecision precision = WeightPrecision::kFloat32;
+  PrecisionSetting precision = PrecisionSetting::kAuto;
   int threads = 1;
   // Directories /nextbeat/model may load from, besides default:. The config's
   // own path is trusted; a path from OSC (any local user can send one) is not.

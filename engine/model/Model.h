@@ -72,7 +72,11 @@ class LstmModel {
   // model is handed to it (allocates; `auto` measures both devices for
   // ~0.2 s). A CUDA request without a CUDA device falls back to the CPU;
   // the returned line says what was chosen and why, for the log.
-  std::string prepare_inference(config::Device device, config::WeightPrecision precision);
+  // PrecisionSetting::kAuto measures the packed step in fp32, fp16 and int8
+  // on this CPU (~0.3 s) and takes the fastest that is clearly faster than
+  // fp32 and whose distributions stay within its stated tolerance on this
+  // model (kPrecisionTolerances; docs/PERFORMANCE.md).
+  std::string prepare_inference(config::Device device, config::PrecisionSetting precision);
   enum class StepPath {
     kPacked,    // PackedLstm on the CPU: the live path
     kLibTorch,  // the torch::nn::LSTM module, one step at a time (reference; CUDA)
@@ -140,6 +144,17 @@ class LstmModel {
 // model.precision, warmed up and reset. Called off the engine thread: the
 // first steps touch every weight page once, here rather than in front of a
 // deadline. `inference` is prepare_inference's line, for the log.
+// How far a reduced precision's next-step distributions may be from fp32's
+// (docs/PERFORMANCE.md, checked by PackedLstmTest): mean KL in nats, worst
+// total variation, and the share of steps with the same most likely output.
+struct PrecisionTolerance {
+  double mean_kl;
+  double worst_tv;
+  double top1_agreement;
+};
+inline constexpr PrecisionTolerance kFloat16Tolerance{1e-5, 0.01, 0.99};
+inline constexpr PrecisionTolerance kInt8Tolerance{2e-3, 0.1, 0.95};
+
 struct LiveModel {
   std::unique_ptr<LstmModel> model;
   std::string inference;

@@ -27,11 +27,9 @@ before=$(rss)
 
 /usr/bin/python3 "$(dirname "$0")/osc_bundle.py" $osc_port 100 /nextbeat/model s:default:events
 for _ in $(seq 100); do grep -q "model swapped" "$log" && break; sleep 0.1; done
-# Then bundles 20 ms apart, for longer than a load takes: some come while a
+# Then bundles 10 ms apart, for longer than a load takes: some come while a
 # model loads. The last one names the pianoroll model.
-for i in $(seq 20); do
-  /usr/bin/python3 "$(dirname "$0")/osc_bundle.py" $osc_port 20 /nextbeat/model s:default:events
-done
+BUNDLES=20 EVERY_MS=10 /usr/bin/python3 "$(dirname "$0")/osc_bundle.py" $osc_port 20 /nextbeat/model s:default:events
 /usr/bin/python3 "$(dirname "$0")/osc_bundle.py" $osc_port 100 /nextbeat/model s:default:pianoroll
 sleep 2
 # If the last bundle came while a model loaded, it was refused: ask once more.

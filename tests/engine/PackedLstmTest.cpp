@@ -237,13 +237,13 @@ TEST_CASE("a packed step does not allocate", "[unit][packed]") {
 
 TEST_CASE("model.device: auto and cpu step on the packed CPU path without a GPU; cuda falls back", "[unit][packed]") {
   LstmModel model = LstmModel::load(resolve_model_path("default:events"));
-  const auto line_cuda = model.prepare_inference(config::Device::kCuda, WeightPrecision::kFloat32);
+  const auto line_cuda = model.prepare_inference(config::Device::kCuda, config::PrecisionSetting::kFloat32);
   if (runtime_info().cuda_available) {
     // A CUDA LibTorch with a GPU: the step runs there and matches the CPU.
     CHECK(model.on_cuda());
     const auto steps = self_sampled_steps(model, 50, 8);
     const auto gpu = run(model, steps);
-    model.prepare_inference(config::Device::kCpu, WeightPrecision::kFloat32);
+    model.prepare_inference(config::Device::kCpu, config::PrecisionSetting::kFloat32);
     CHECK_FALSE(model.on_cuda());
     CHECK(worst_difference(gpu, run(model, steps)) < 1e-3);
     return;
@@ -251,10 +251,34 @@ TEST_CASE("model.device: auto and cpu step on the packed CPU path without a GPU;
   CHECK_FALSE(model.on_cuda());
   CHECK(model.step_path() == LstmModel::StepPath::kPacked);
   CHECK(line_cuda.find("but this LibTorch has no CUDA device") != std::string::npos);
-  const auto line = model.prepare_inference(config::Device::kAuto, WeightPrecision::kInt8);
+  const auto line = model.prepare_inference(config::Device::kAuto, config::PrecisionSetting::kInt8);
   CHECK(line.find("packed int8 step on the CPU") != std::string::npos);
   CHECK(model.precision() == WeightPrecision::kInt8);
   CHECK_THROWS(model.use_step_path(LstmModel::StepPath::kLibTorch, WeightPrecision::kFloat32, /*cuda=*/true));
+}
+
+TEST_CASE("model.precision = auto: measured on this CPU, within the stated tolerance, said in the log line",
+          "[unit][packed]") {
+  for (const char* name : {"default:events", "default:pianoroll"}) {
+    INFO(name);
+    LstmModel model = LstmModel::load(resolve_model_path(name));
+    const auto line = model.prepare_inference(config::Device::kCpu, config::PrecisionSetting::kAuto);
+    INFO(line);
+    const std::string chosen(config::enum_name(model.precision()));
+    CHECK(line.starts_with("packed " + chosen + " step on the CPU (auto: fp32 "));
+    CHECK(line.find(", fp16 ") != std::string::npos);
+    CHECK(line.find(", int8 ") != std::string::npos);
+    // What auto chose is never one it found outside its tolerance.
+    const auto said = line.find(", " + chosen + " ");
+    if (model.precision() != WeightPrecision::kFloat32) {
+      REQUIRE(said != std::string::npos);
+      CHECK(line.substr(said, line.find(')', said) - said).find("outside") == std::string::npos);
+    }
+    // The bundled events model is within both tolerances (PERFORMANCE.md's
+    // table); the pianoroll model's int8 KL, summed over 88 keys, is near
+    // its bound (2.1e-3 measured), so auto may leave int8 out for it.
+    if (std::string_view(name) == "default:events") CHECK(line.find("outside its tolerance") == std::string::npos);
+  }
 }
 
 TEST_CASE("the live engine does not allocate while it plays", "[unit][packed][live]") {
