@@ -35,8 +35,12 @@ need(r["startup_ms"]["model_ready"] > 0 and r["memory_mib"]["rss"] > 0, "start-u
 PY
 }
 
-"$nextbeat" bench --json --steps 300 --beats 40 >"$tmp/events.json" || fail "bench --json exited non-zero"
+"$nextbeat" bench --json --steps 300 --beats 40 -o model.precision=fp32 >"$tmp/events.json" ||
+  fail "bench --json exited non-zero"
 check_json "$tmp/events.json" "packed fp32" events
+# The default, precision auto: the line says what it measured and which it took.
+"$nextbeat" bench --json --steps 300 --beats 40 --no-stock >"$tmp/auto.json" || fail "bench (auto) exited non-zero"
+check_json "$tmp/auto.json" "(auto: fp32 " events
 "$nextbeat" bench --json --steps 300 --beats 40 --model default:pianoroll -o model.precision=int8 --no-stock \
   >"$tmp/roll.json" || fail "bench on default:pianoroll, int8 exited non-zero"
 check_json "$tmp/roll.json" "packed int8" pianoroll

@@ -3,25 +3,10 @@
 # model loads, not a hundred: the latest waiting request wins, one sent while
 # a model loads is refused with /nextbeat/error, memory stays flat, and
 # SIGTERM still stops the daemon at once.
-set -uo pipefail
 nextbeat=$1
-fail() { echo "FAIL: $*" >&2; cat "$log" >&2; exit 1; }
-tmp=$(mktemp -d)
-log=$tmp/log
-pid=
-dump=
-trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$dump" ] && kill "$dump" 2>/dev/null; rm -rf "$tmp"' EXIT
-export JACK_DEFAULT_SERVER=nextbeat-test-no-such-server-$$
-command -v oscdump >/dev/null || { echo "SKIP: needs oscdump (liblo-tools)"; exit 77; }
-
-osc_port=$((20000 + RANDOM % 20000))
-reply_port=$((osc_port + 1))
-oscdump -L "$reply_port" >"$tmp/replies" 2>&1 &
-dump=$!
-"$nextbeat" run -o osc.port=$osc_port -o osc.reply_port=$reply_port >"$log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q "ready" "$log" && break; sleep 0.1; done
-grep -q "\] ready$" "$log" || fail "not ready"
+source "$(dirname "$0")/daemon_lib.sh"
+start_replies
+start_daemon -o osc.port=$osc_port -o osc.reply_port=$reply_port
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 before=$(rss)
 
@@ -45,11 +30,7 @@ refused=$(grep -c "a model is loading" "$tmp/replies")
 after=$(rss)
 [ $((after - before)) -lt 150000 ] || fail "resident memory grew from ${before} kB to ${after} kB"
 start=$(date +%s%N)
-kill -TERM "$pid"
-wait "$pid"
-status=$?
-pid=
+stop_daemon
 took_ms=$((($(date +%s%N) - start) / 1000000))
-[ $status -eq 0 ] || fail "exit $status after SIGTERM"
 [ $took_ms -lt 3000 ] || fail "SIGTERM took $took_ms ms"
 echo "model flood: $swaps loads for 2,100 requests, $refused refused while loading, RSS ${before} -> ${after} kB, SIGTERM in $took_ms ms"

@@ -3,22 +3,13 @@
 # and pings WATCHDOG=1 while its engine thread moves; when the engine thread
 # wedges (fault injection: NEXTBEAT_FAULT_STALL_ENGINE_MS) the pings stop, so
 # that systemd (WatchdogSec=) kills and restarts it, and the log says why.
-set -uo pipefail
 nextbeat=$1
-fail() { echo "FAIL: $*" >&2; cat "$tmp/notify" "$log" >&2 2>/dev/null; exit 1; }
-tmp=$(mktemp -d)
-log=$tmp/log
-pid=
-peer=
-trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$peer" ] && kill "$peer" 2>/dev/null; rm -rf "$tmp"' EXIT
-export JACK_DEFAULT_SERVER=nextbeat-test-no-such-server-$$
+source "$(dirname "$0")/daemon_lib.sh"
 
-/usr/bin/python3 "$(dirname "$0")/notify_peer.py" "$tmp/notify.sock" 12 >"$tmp/notify" &
-peer=$!
+background /usr/bin/python3 "$(dirname "$0")/notify_peer.py" "$tmp/notify.sock" 12 >"$tmp/notify"
 for _ in $(seq 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.1; done
 [ -S "$tmp/notify.sock" ] || fail "the fake notify socket did not appear"
 
-osc_port=$((20000 + RANDOM % 20000))
 # Watchdog 1 s (pings every 0.5 s); the engine wedges 4 s after it starts.
 NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=1000000 NEXTBEAT_FAULT_STALL_ENGINE_MS=4000 \
   "$nextbeat" run -o osc.port=$osc_port -o osc.reply_port=$((osc_port + 1)) >"$log" 2>&1 &
@@ -30,9 +21,7 @@ grep -q "systemd watchdog: 1000 ms" "$log" || fail "the watchdog setting is not 
 for _ in $(seq 100); do grep -q "has not moved" "$log" && break; sleep 0.1; done
 grep -q "the engine thread has not moved" "$log" || fail "the stall is not logged"
 sleep 2
-kill -TERM "$pid"
-wait "$pid"
-pid=
+stop_daemon
 pings=$(grep -c "WATCHDOG=1" "$tmp/notify")
 [ "$pings" -ge 4 ] || fail "only $pings watchdog pings while the engine ran"
 # The last ping came before the stall was noticed, and none for 2 s after it.
