@@ -34,46 +34,43 @@ using S = LiveSettings;
 
 // Accessors for a LiveSettings field as a double (choices: the index), so
 // that one table row says where a control's value lives.
-template <auto Section, auto Member>
-constexpr double get_field(const S& s) noexcept {
-  const auto v = (s.*Section).*Member;
-  if constexpr (std::is_enum_v<decltype(v)>) {
+template <class T>
+constexpr double as_value(T v) noexcept {
+  if constexpr (std::is_enum_v<T>) {
     return static_cast<double>(static_cast<int>(v));  // EnumNames lists every enum in declaration order
   } else {
     return static_cast<double>(v);
   }
 }
-template <auto Section, auto Member>
-constexpr void set_field(S& s, double x) noexcept {
-  auto& v = (s.*Section).*Member;
-  using T = std::remove_reference_t<decltype(v)>;
+template <class T>
+constexpr void assign_value(T& v, double x) noexcept {
   if constexpr (std::is_floating_point_v<T>) {
     v = x;
   } else {
-    v = static_cast<T>(std::llround(x));
+    v = static_cast<T>(std::llround(x));  // integers, enums, and toggles (x is 0 or 1)
   }
 }
-// A row's value accessors: field<&S::sampling, &SamplingConfig::temperature>.
+template <auto Section, auto Member>
+constexpr double get_field(const S& s) noexcept {
+  return as_value((s.*Section).*Member);
+}
+template <auto Section, auto Member>
+constexpr void set_field(S& s, double x) noexcept {
+  assign_value((s.*Section).*Member, x);
+}
+template <auto Member>
+constexpr double get_top(const S& s) noexcept {
+  return as_value(s.*Member);
+}
+template <auto Member>
+constexpr void set_top(S& s, double x) noexcept {
+  assign_value(s.*Member, x);
+}
+// A row's value accessors: a field of a section (NEXTBEAT_FIELD(sampling,
+// SamplingConfig::temperature)) or of LiveSettings itself (NEXTBEAT_TOP(channel)).
 #define NEXTBEAT_FIELD(SECTION, MEMBER) &get_field<&S::SECTION, &MEMBER>, &set_field<&S::SECTION, &MEMBER>
+#define NEXTBEAT_TOP(MEMBER) &get_top<&S::MEMBER>, &set_top<&S::MEMBER>
 
-double get_channel(const S& s) noexcept {
-  return s.channel;
-}
-void set_channel(S& s, double x) noexcept {
-  s.channel = static_cast<int>(std::llround(x));
-}
-double get_program(const S& s) noexcept {
-  return s.program;
-}
-void set_program(S& s, double x) noexcept {
-  s.program = static_cast<int>(std::llround(x));
-}
-double get_muted(const S& s) noexcept {
-  return s.muted ? 1 : 0;
-}
-void set_muted(S& s, double x) noexcept {
-  s.muted = x >= 0.5;
-}
 // The key's choice index is the pitch class + 1 (0 = no constraint).
 double get_key(const S& s) noexcept {
   return s.sampling.key + 1;
@@ -106,15 +103,16 @@ constexpr std::array<ControlSpec, kControlCount> kSpecs{{
   {kFallback,          "fallback",           kChoice,  0,    choice_max(kFallbacks), "engine.fallback",          kFallbacks, E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::fallback)},
   {kMaxNoteBeats,      "max_note_beats",     kNumber,  0.25, 64.0,                 "engine.max_note_beats",      {},         E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::max_note_beats)},
   {kTempo,             "tempo",              kNumber,  20.0, 400.0,                "clock.tempo_bpm",            {},         E::kTempo,    NEXTBEAT_FIELD(clock, ClockConfig::tempo_bpm)},
-  {kChannel,           "channel",            kInteger, 1,    16,                   "midi.channel",               {},         E::kChannel,  &get_channel, &set_channel},
-  {kProgram,           "program",            kInteger, 0,    127,                  "audio.program",              {},         E::kProgram,  &get_program, &set_program},
-  {kMute,              "mute",               kToggle,  0,    1,                    "",                           {},         E::kMute,     &get_muted, &set_muted},
+  {kChannel,           "channel",            kInteger, 1,    16,                   "midi.channel",               {},         E::kChannel,  NEXTBEAT_TOP(channel)},
+  {kProgram,           "program",            kInteger, 0,    127,                  "audio.program",              {},         E::kProgram,  NEXTBEAT_TOP(program)},
+  {kMute,              "mute",               kToggle,  0,    1,                    "",                           {},         E::kMute,     NEXTBEAT_TOP(muted)},
   {kTap,               "tap",                kAction,  0,    1,                    "",                           {},         E::kTap},
   {kReset,             "reset",              kAction,  0,    1,                    "",                           {},         E::kReset},
   {kPanic,             "panic",              kAction,  0,    1,                    "",                           {},         E::kPanic},
 }};
 // clang-format on
 #undef NEXTBEAT_FIELD
+#undef NEXTBEAT_TOP
 
 constexpr bool in_control_order() {
   for (std::size_t i = 0; i < kSpecs.size(); ++i)

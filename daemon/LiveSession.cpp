@@ -31,6 +31,7 @@
 #include "engine/queues/Handover.h"
 #include "engine/queues/InputHub.h"
 #include "engine/queues/SpscQueue.h"
+#include "engine/queues/SteadyTime.h"
 #include "engine/queues/Wakeup.h"
 #include "engine/util/AtomicFile.h"
 #include "io/audio/AudioOutput.h"
@@ -88,10 +89,6 @@ bool sheddable(const engine::InputEvent& event) {
     default:
       return false;
   }
-}
-
-std::int64_t now_ns() {
-  return engine::SteadyClock().now_ns();
 }
 
 // Real-time priority for the engine and output threads when the system
@@ -286,7 +283,7 @@ void LiveSession::Impl::start() {
   // systemd's watchdog (WatchdogSec= in the unit): pinged from poll().
   if (sd_watchdog_enabled(0, &watchdog_usec) <= 0) watchdog_usec = 0;
   if (watchdog_usec > 0) spdlog::info("systemd watchdog: {} ms", watchdog_usec / 1000);
-  last_ping_ns = now_ns();
+  last_ping_ns = engine::steady_now_ns();
   poll_timer.expires_after(kPollPeriod);
   poll_timer.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) poll();
@@ -307,9 +304,9 @@ void LiveSession::Impl::engine_loop() {
   engine::set_inference_threads(config.model.threads);
   engine::InputEvent event;
   InputBudget input_budget;
-  const std::int64_t started = now_ns();
+  const std::int64_t started = engine::steady_now_ns();
   while (!stopping.load(std::memory_order_acquire)) {
-    if (stall_after_ns >= 0 && now_ns() - started > stall_after_ns) {
+    if (stall_after_ns >= 0 && engine::steady_now_ns() - started > stall_after_ns) {
       // NEXTBEAT_FAULT_STALL_ENGINE_MS: the engine wedges (until stop), as a bug would.
       std::this_thread::sleep_for(milliseconds(10));
       continue;
@@ -319,9 +316,10 @@ void LiveSession::Impl::engine_loop() {
     // due (at most kMaxEventsPerTurn), then time moves on. Before, the loop
     // emptied the queues first, and a flood of OSC starved the beat.
     int handled = 0;
-    while (handled < kMaxEventsPerTurn && now_ns() < engine->next_wakeup_ns() && hub.pop(event)) {
+    while (handled < kMaxEventsPerTurn && engine::steady_now_ns() < engine->next_wakeup_ns() && hub.pop(event)) {
       ++handled;
-      if (sheddable(event) && (now_ns() - event.time_ns > kStaleInputNs || !input_budget.take(event.time_ns))) {
+      if (sheddable(event) &&
+          (engine::steady_now_ns() - event.time_ns > kStaleInputNs || !input_budget.take(event.time_ns))) {
         shed.fetch_add(1, std::memory_order_relaxed);  // too late or too many to matter; counted in status
         continue;
       }
@@ -332,7 +330,8 @@ void LiveSession::Impl::engine_loop() {
     settings_handover.receive(
         [this](std::unique_ptr<config::LiveSettings> s) { return engine->reconfigure(std::move(s)); });
     engine->advance();
-    if (handled < kMaxEventsPerTurn && now_ns() < engine->next_wakeup_ns()) hub.wait_until(engine->next_wakeup_ns());
+    if (handled < kMaxEventsPerTurn && engine::steady_now_ns() < engine->next_wakeup_ns())
+      hub.wait_until(engine->next_wakeup_ns());
   }
   engine->stop();  // every own note ends; the output thread sends the note-offs
   output_wake.signal();
@@ -346,17 +345,17 @@ void LiveSession::Impl::output_loop() {
   engine::OutputScheduler scheduler(fanout);
   OutputEvent event;
   for (;;) {
-    const std::int64_t t = now_ns();
+    const std::int64_t t = engine::steady_now_ns();
     while (to_output.pop(event)) scheduler.add(event, t);
-    scheduler.play_due(now_ns());
+    scheduler.play_due(engine::steady_now_ns());
     max_lateness_ns.store(scheduler.max_lateness_ns(), std::memory_order_relaxed);
     if (output_stopping.load(std::memory_order_acquire)) break;
-    output_wake.wait_until(std::min(scheduler.next_due(), now_ns() + kOutputIdleNs));
+    output_wake.wait_until(std::min(scheduler.next_due(), engine::steady_now_ns() + kOutputIdleNs));
   }
   // Exit: what the engine sent last (its all-notes-off), then every note
   // still sounding ends, on every output.
-  while (to_output.pop(event)) scheduler.add(event, now_ns());
-  scheduler.release_all(now_ns());
+  while (to_output.pop(event)) scheduler.add(event, engine::steady_now_ns());
+  scheduler.release_all(engine::steady_now_ns());
   if (midi_out && midi_out_alive.load()) midi_out->all_notes_off_everywhere();
 }
 
@@ -397,7 +396,7 @@ void LiveSession::Impl::poll() {
 
 void LiveSession::Impl::feed_watchdog() {
   if (watchdog_usec == 0) return;
-  const std::int64_t now = now_ns();
+  const std::int64_t now = engine::steady_now_ns();
   const auto interval_ns = static_cast<std::int64_t>(watchdog_usec) * 1000 / 2;
   if (now - last_ping_ns < interval_ns) return;
   const std::uint64_t beat = engine_heartbeat.load(std::memory_order_relaxed);
@@ -555,7 +554,7 @@ void LiveSession::Impl::stop() {
   output_wake.signal();
   if (output_thread.joinable()) output_thread.join();
   if (audio) {
-    audio->emit(OutputEvent{.time_ns = now_ns(), .kind = OutputKind::kAllNotesOff});
+    audio->emit(OutputEvent{.time_ns = engine::steady_now_ns(), .kind = OutputKind::kAllNotesOff});
     audio->stop();
   }
   const auto& s = engine->stats();
