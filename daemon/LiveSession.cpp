@@ -526,10 +526,7 @@ void LiveSession::Impl::save_cc() {
     return;
   }
   try {
-    std::ifstream in(*config_path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    engine::write_text_file_atomically(*config_path, config::with_cc_bindings(text.str(), config.cc));
+    config::save_cc_bindings(*config_path, config.cc);
     spdlog::info("/nextbeat/save: [cc] written to {}", config_path->string());
     if (reply) reply->send("/nextbeat/save", {config_path->string()});
   } catch (const std::exception& e) {
