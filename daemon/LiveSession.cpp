@@ -329,12 +329,23 @@ void LiveSession::Impl::engine_loop() {
         [this](std::unique_ptr<engine::ModelSwap> swap) { return engine->swap_model(std::move(swap)); });
     settings_handover.receive(
         [this](std::unique_ptr<config::LiveSettings> s) { return engine->reconfigure(std::move(s)); });
+    engine_outputs->flush();  // note-offs a full queue could not take go out first
     engine->advance();
-    if (handled < kMaxEventsPerTurn && engine::steady_now_ns() < engine->next_wakeup_ns())
-      hub.wait_until(engine->next_wakeup_ns());
+    // Owed note-offs: back within a millisecond, when the output thread has made room.
+    const std::int64_t wake = engine_outputs->owes()
+                                  ? std::min(engine->next_wakeup_ns(), engine::steady_now_ns() + 1'000'000)
+                                  : engine->next_wakeup_ns();
+    if (handled < kMaxEventsPerTurn && engine::steady_now_ns() < wake) hub.wait_until(wake);
   }
   engine->stop();  // every own note ends; the output thread sends the note-offs
   output_wake.signal();
+  // If the queue was full, the all-notes-off is owed: the output thread is
+  // still draining, so it goes out within a few milliseconds (bounded: the
+  // output thread's own exit sweep ends every note regardless).
+  for (int i = 0; i < 200 && engine_outputs->owes(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    engine_outputs->flush();
+  }
 }
 
 // The output thread: plays each event at its time on MIDI and OSC.
@@ -495,7 +506,7 @@ void LiveSession::Impl::send_status() {
       std::string("notes_out"),
       static_cast<std::int32_t>(s.notes_out.load()),
       std::string("dropped"),
-      static_cast<std::int32_t>(hub.dropped() + to_output.dropped()),
+      static_cast<std::int32_t>(hub.dropped() + engine_outputs->dropped()),
       std::string("shed"),
       static_cast<std::int32_t>(shed.load()),
       std::string("osc_refused"),
