@@ -21,6 +21,7 @@
 
 #include "config/ConfigWriter.h"
 #include "config/Controls.h"
+#include "daemon/CrashSilencer.h"
 #include "daemon/Logging.h"
 #include "daemon/OutputFanout.h"
 #include "engine/live/LiveEngine.h"
@@ -215,7 +216,9 @@ struct LiveSession::Impl final : io::OscRequests {
   std::uint64_t heartbeat_at_ping = 0;
   std::int64_t last_ping_ns = 0;
   bool engine_stalled = false;
-  std::int64_t stall_after_ns = -1;  // fault injection for the watchdog test, see start()
+  std::int64_t stall_after_ns = -1;         // fault injection for the watchdog test, see start()
+  std::int64_t crash_after_ns = -1;         // fault injection for the crash test, see start()
+  const crash::AltStack control_alt_stack;  // the control thread's (this object lives on it)
   bool stopped = false;
   std::string model_name;
 };
@@ -273,6 +276,11 @@ void LiveSession::Impl::start() {
     stall_after_ns = std::atoll(stall) * 1'000'000;
     spdlog::warn("fault injection: the engine thread stalls {} ms after start", std::atoll(stall));
   }
+  if (const char* crash = std::getenv("NEXTBEAT_FAULT_CRASH_ENGINE_MS")) {
+    crash_after_ns = std::atoll(crash) * 1'000'000;
+    spdlog::warn("fault injection: the engine thread overflows its stack {} ms after start", std::atoll(crash));
+  }
+  crash::install(output_wake);
   engine_outputs = std::make_unique<EngineOutputs>(to_output, output_wake, audio.get());
   engine = std::make_unique<engine::LiveEngine>(std::move(model), config, *engine_outputs, clock);
   output_thread = std::thread([this] { output_loop(); });
@@ -302,6 +310,7 @@ void LiveSession::Impl::engine_loop() {
   // intra-op work here runs on as many threads as cores, which made a step
   // ~10x slower on 2 cores (measured: 1.7 ms per event instead of ~0.2 ms).
   engine::set_inference_threads(config.model.threads);
+  const crash::AltStack alt_stack;
   engine::InputEvent event;
   InputBudget input_budget;
   const std::int64_t started = engine::steady_now_ns();
@@ -311,6 +320,7 @@ void LiveSession::Impl::engine_loop() {
       std::this_thread::sleep_for(milliseconds(10));
       continue;
     }
+    if (crash_after_ns >= 0 && engine::steady_now_ns() - started > crash_after_ns) crash::overflow_stack();
     engine_heartbeat.fetch_add(1, std::memory_order_relaxed);
     // Beats first: inputs are handled until the engine's next deadline is
     // due (at most kMaxEventsPerTurn), then time moves on. Before, the loop
@@ -354,8 +364,18 @@ void LiveSession::Impl::output_loop() {
   fanout.add(midi_out.get(), &midi_out_alive);
   fanout.add(osc_out.get());
   engine::OutputScheduler scheduler(fanout);
+  const crash::AltStack alt_stack;
+  crash::mark_output_thread();
   OutputEvent event;
   for (;;) {
+    if (crash::requested()) {
+      // Another thread took a fatal signal and waits for this: end every
+      // note now, on every output, as the exit below does.
+      scheduler.release_all(engine::steady_now_ns());
+      if (midi_out && midi_out_alive.load()) midi_out->all_notes_off_everywhere();
+      crash::silenced();
+      for (;;) output_wake.wait_until(engine::steady_now_ns() + kOutputIdleNs);  // the process is dying
+    }
     const std::int64_t t = engine::steady_now_ns();
     while (to_output.pop(event)) scheduler.add(event, t);
     scheduler.play_due(engine::steady_now_ns());
@@ -549,6 +569,7 @@ void LiveSession::Impl::save_cc() {
 void LiveSession::Impl::stop() {
   if (stopped) return;
   stopped = true;
+  crash::uninstall();
   poll_timer.cancel();
   rescan_timer.cancel();
   // Inputs first (nothing new comes in), then the engine ends its notes,
