@@ -87,7 +87,13 @@ class EventRollout {
       }
       const int token = sampler.sample_token(model.logits(), notes_this_beat < max_notes_per_beat_);
       if (layout_.is_shift(token)) {
-        shift_to(std::min(end, time + layout_.shift_ticks_of(token)), feed);
+        // A note due to be cut at max_note_beats is cut on its tick, not at
+        // the end of a long SHIFT (that let notes run up to max_shift_ticks
+        // over). Notes already due were released above, so this moves on.
+        std::int64_t until = std::min(end, time + layout_.shift_ticks_of(token));
+        for (const std::int64_t since : on_since)
+          if (since >= 0) until = std::min(until, since + max_note_ticks_);
+        shift_to(until, feed);
         continue;
       }
       ++tokens_this_tick_;
