@@ -6,7 +6,7 @@
 nextbeat=$1
 source "$(dirname "$0")/daemon_lib.sh"
 
-background /usr/bin/python3 "$(dirname "$0")/notify_peer.py" "$tmp/notify.sock" 12 >"$tmp/notify"
+background /usr/bin/python3 "$(dirname "$0")/notify_peer.py" "$tmp/notify.sock" 25 >"$tmp/notify"
 for _ in $(seq 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.1; done
 [ -S "$tmp/notify.sock" ] || fail "the fake notify socket did not appear"
 
