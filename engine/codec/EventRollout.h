@@ -101,7 +101,12 @@ class EventRollout {
       }
       const int token = sampler.sample_token(model.logits(), notes_this_beat < max_notes_per_beat_);
       if (layout_.is_shift(token)) {
-        const std::int64_t to = std::min(end, time + layout_.shift_ticks_of(token));
+        std::int64_t to = std::min(end, time + layout_.shift_ticks_of(token));
+        // A note reaching max_note_beats inside the SHIFT ends on time: time
+        // stops there (the rest of the SHIFT is fed after its NOTE_OFF, as
+        // the encoder writes a note that ends there).
+        for (const std::int64_t since : on_since)
+          if (since >= 0) to = std::min(to, std::max(time + 1, since + max_note_ticks_));
         if (to - time >= 2) play_extras(model, sampler, time + (to - time) / 2, to, on_note, notes_this_beat);
         shift_to(to, feed);
         continue;
