@@ -296,6 +296,11 @@ void add_row(float* dst, const float* row, int n) noexcept {
   for (int i = 0; i < n; ++i) dst[i] += row[i];
 }
 
+NEXTBEAT_VECTOR_CLONES void add_rows(float* dst, const float* a, const float* b, const float* c, const float* d,
+                                     const float* e, int n) noexcept {
+  for (int i = 0; i < n; ++i) dst[i] = ((((dst[i] + a[i]) + b[i]) + c[i]) + d[i]) + e[i];
+}
+
 std::uint16_t to_half_bits(float value) {
   const Half h = static_cast<Half>(value);
   std::uint16_t bits = 0;
@@ -456,21 +461,43 @@ void PackedLstm::step(const Step& input, float* h, float* c, float* logits) cons
     return table.data() + i * static_cast<std::size_t>(g);
   };
 
-  // Layer 0: W_hh h, plus the input's table rows and the biases.
-  recurrent_[0].multiply(h, gates);
-  add_row(gates, bias_[0].data(), g);
-  if (frame_input_) {
-    for (std::size_t k = 0; k < input.frame.size(); ++k)
-      if (input.frame[k]) add_row(gates, row(input_rows_, k), g);
-  } else {
-    const auto token = static_cast<std::size_t>(std::clamp(input.token, 0, input_rows_count_ - 1));
-    add_row(gates, row(input_rows_, token), g);
-  }
+  // Layer 0: W_hh h, plus the input's table rows and the biases. The rows
+  // (4H floats each, from tables that need not stay in cache between steps)
+  // are prefetched into L2 first, so that fetching them overlaps the product
+  // instead of stalling the adds after it.
+  const float* token_row = nullptr;
+  const float* beat_row = nullptr;
+  const float* bar_row = nullptr;
+  const float* source_row = nullptr;
+  if (!frame_input_)
+    token_row = row(input_rows_, static_cast<std::size_t>(std::clamp(input.token, 0, input_rows_count_ - 1)));
   if (!beat_rows_.empty()) {
     const std::size_t beats = beat_rows_.size() / static_cast<std::size_t>(g);
-    add_row(gates, row(beat_rows_, std::min<std::size_t>(input.beat_tick, beats - 1)), g);
-    add_row(gates, row(bar_rows_, std::min<std::size_t>(input.bar_beat, 15)), g);
-    add_row(gates, row(source_rows_, std::min<std::size_t>(input.source, 1)), g);
+    beat_row = row(beat_rows_, std::min<std::size_t>(input.beat_tick, beats - 1));
+    bar_row = row(bar_rows_, std::min<std::size_t>(input.bar_beat, 15));
+    source_row = row(source_rows_, std::min<std::size_t>(input.source, 1));
+  }
+  constexpr int kLineFloats = 64 / sizeof(float);
+  for (const float* r : {token_row, beat_row, bar_row, source_row})
+    if (r != nullptr)
+      for (int i = 0; i < g; i += kLineFloats) __builtin_prefetch(r + i, 0, 2);
+  recurrent_[0].multiply(h, gates);
+  if (token_row != nullptr && beat_row != nullptr) {
+    // One pass, the same additions in the same order as add_row below.
+    add_rows(gates, bias_[0].data(), token_row, beat_row, bar_row, source_row, g);
+  } else {
+    add_row(gates, bias_[0].data(), g);
+    if (frame_input_) {
+      for (std::size_t k = 0; k < input.frame.size(); ++k)
+        if (input.frame[k]) add_row(gates, row(input_rows_, k), g);
+    } else {
+      add_row(gates, token_row, g);
+    }
+    if (beat_row != nullptr) {
+      add_row(gates, beat_row, g);
+      add_row(gates, bar_row, g);
+      add_row(gates, source_row, g);
+    }
   }
   cell_update(gates, hidden_, h, c);
 
