@@ -475,12 +475,15 @@ void LiveEngine::play_fallback(std::int64_t beat) noexcept {
       release_own_at(begin);
       return;
     case config::Fallback::kHold: {
-      // Keep what sounds, but never past max_note_beats.
+      // Keep what sounds, but never past max_note_beats: a note that reaches
+      // it during this beat ends on that tick (ending it at the next beat
+      // held it up to a beat too long).
       const auto max_ticks = std::max<std::int64_t>(1, std::llround(settings_->engine.max_note_beats * tpb_));
       for (std::size_t p = 0; p < 128; ++p) {
-        if (own_on_since_[p] >= 0 && begin - own_on_since_[p] >= max_ticks) {
-          if (!own_silent_[p]) emit_note(begin, static_cast<int>(p), 0);
-          own_pending_.push_back(OwnEvent{begin, static_cast<std::uint8_t>(p), 0});
+        if (own_on_since_[p] >= 0 && own_on_since_[p] + max_ticks < begin + tpb_) {
+          const std::int64_t end = std::max(begin, own_on_since_[p] + max_ticks);
+          if (!own_silent_[p]) emit_note(end, static_cast<int>(p), 0);
+          push_pending(OwnEvent{end, static_cast<std::uint8_t>(p), 0});
           own_on_since_[p] = -1;
           own_silent_.reset(p);
         }
@@ -513,14 +516,18 @@ void LiveEngine::release_own_at(std::int64_t tick) noexcept {
     if (own_on_since_[p] < 0) continue;
     const std::int64_t at = std::max(tick, own_on_since_[p]);
     if (!own_silent_[p]) emit_note(at, static_cast<int>(p), 0);
-    own_pending_.push_back(OwnEvent{at, static_cast<std::uint8_t>(p), 0});
+    push_pending(OwnEvent{at, static_cast<std::uint8_t>(p), 0});
     own_on_since_[p] = -1;
     own_silent_.reset(p);
-    // Keep own_pending_ in tick order without allocating (std::stable_sort
-    // may): a note-off lands after the events at or before its tick.
-    for (std::size_t i = own_pending_.size() - 1; i > 0 && own_pending_[i - 1].tick > own_pending_[i].tick; --i)
-      std::swap(own_pending_[i - 1], own_pending_[i]);
   }
+}
+
+void LiveEngine::push_pending(const OwnEvent& event) noexcept {
+  own_pending_.push_back(event);
+  // Keep own_pending_ in tick order without allocating (std::stable_sort
+  // may): a note-off lands after the events at or before its tick.
+  for (std::size_t i = own_pending_.size() - 1; i > 0 && own_pending_[i - 1].tick > own_pending_[i].tick; --i)
+    std::swap(own_pending_[i - 1], own_pending_[i]);
 }
 
 void LiveEngine::cancel_own() noexcept {

@@ -197,6 +197,8 @@ class LiveEngine {
   bool roll_out(std::int64_t beat, std::int64_t deadline_ns) noexcept;
   void play_fallback(std::int64_t beat) noexcept;
   void schedule_plan(std::int64_t beat) noexcept;
+  // Adds an own event to own_pending_, keeping it in tick order.
+  void push_pending(const OwnEvent& event) noexcept;
   void release_own_at(std::int64_t tick) noexcept;
   void cancel_own() noexcept;
   void emit_note(std::int64_t tick, int pitch, int velocity) noexcept;

@@ -311,3 +311,98 @@ TEST_CASE("MIDI clock in drives the beat", "[unit][live]") {
   rig.run_until(rig.clock.t() + 2'000 * kMs);
   CHECK(rig.recorder.beats <= beats + 1);  // stopped: no more beats
 }
+
+// Issue 16, item 7: the fallbacks' own behaviour, beat by beat.
+TEST_CASE("fallbacks: repeat replays the last beat shifted and hold keeps notes up to max_note_beats", "[unit][live]") {
+  auto c = base_config(config::Mode::kAccompany);
+  c.engine.latency_budget_ms = 5;
+  c.sampling.density = 3.0;
+  // The note-ons of each beat after `from`, as (offset in the beat, pitch).
+  const auto beats_after = [](const Rig& rig, std::int64_t from) {
+    std::vector<std::int64_t> starts;
+    for (const auto& e : rig.recorder.events)
+      if (e.kind == OutputKind::kBeat && e.time_ns >= from) starts.push_back(e.time_ns);
+    std::vector<std::vector<std::pair<std::int64_t, int>>> beats(starts.size());
+    for (const auto& e : rig.recorder.events) {
+      if (e.kind != OutputKind::kNoteOn) continue;
+      for (std::size_t b = 0; b < starts.size(); ++b)
+        if (e.time_ns >= starts[b] && (b + 1 == starts.size() || e.time_ns < starts[b + 1]))
+          beats[b].push_back({e.time_ns - starts[b], e.pitch});
+    }
+    return beats;
+  };
+  SECTION("repeat") {
+    c.engine.fallback = config::Fallback::kRepeat;
+    Rig rig(c);
+    rig.play_phrase(4);
+    rig.clock.cost_per_call(1 * kMs);  // every rollout now misses its deadline
+    const std::int64_t slow_from = rig.clock.t();
+    rig.run_until(rig.clock.t() + 3'000 * kMs);
+    rig.clock.cost_per_call(0);
+    REQUIRE(rig.engine->stats().misses >= 4);
+    // From the second missed beat on, every beat is the same notes at the same offsets.
+    const auto beats = beats_after(rig, slow_from + 600 * kMs);
+    REQUIRE(beats.size() >= 4);
+    REQUIRE_FALSE(beats[0].empty());
+    for (std::size_t b = 1; b + 1 < beats.size(); ++b) CHECK(beats[b] == beats[0]);
+  }
+  SECTION("hold") {
+    c.engine.fallback = config::Fallback::kHold;
+    c.engine.max_note_beats = 1.5;
+    Rig rig(c);
+    rig.play_phrase(4);
+    rig.clock.cost_per_call(1 * kMs);
+    const std::int64_t slow_from = rig.clock.t();
+    const std::size_t before = rig.recorder.events.size();
+    rig.run_until(rig.clock.t() + 3'000 * kMs);
+    rig.clock.cost_per_call(0);
+    REQUIRE(rig.engine->stats().misses >= 4);
+    // No new note from the second missed beat on; what sounded ends within max_note_beats.
+    CHECK(rig.own_notes_after(slow_from + 600 * kMs) == 0);
+    std::map<int, std::int64_t> on;
+    for (std::size_t i = 0; i < rig.recorder.events.size(); ++i) {
+      const auto& e = rig.recorder.events[i];
+      if (e.kind == OutputKind::kNoteOn) on[e.pitch] = e.time_ns;
+      if (e.kind == OutputKind::kNoteOff && on.count(e.pitch) && i >= before) {
+        CHECK(e.time_ns - on[e.pitch] <= 750 * kMs + 50 * kMs);  // 1.5 beats at 120 bpm, a tick's slack
+        on.erase(e.pitch);
+      }
+    }
+    // Held: at the first missed beat, something still sounds (it was not cut as rest would).
+    CHECK(std::any_of(
+        rig.recorder.events.begin() + static_cast<std::ptrdiff_t>(before), rig.recorder.events.end(),
+        [&](const auto& e) { return e.kind == OutputKind::kNoteOff && e.time_ns > slow_from + 500 * kMs; }));
+    rig.drain();
+    CHECK(rig.recorder.sounding.empty());
+  }
+}
+
+TEST_CASE("MIDI song position and continue resume the beat count where the song is", "[unit][live]") {
+  auto c = base_config(config::Mode::kAccompany);
+  c.clock.source = config::ClockSource::kMidi;
+  Rig rig(c);
+  rig.input(InputKind::kStart);
+  for (int i = 0; i < 24 * 4; ++i) {
+    rig.input(InputKind::kClock);
+    rig.run_until(rig.clock.t() + 25 * kMs);
+  }
+  rig.input(InputKind::kStop);
+  rig.run_until(rig.clock.t() + 500 * kMs);
+  // The master jumps to bar 9 (32 beats = 128 sixteenths) and continues.
+  rig.input(InputKind::kSongPosition, 128);
+  const std::size_t from = rig.recorder.events.size();
+  rig.input(InputKind::kContinue);
+  for (int i = 0; i < 24 * 4; ++i) {
+    rig.input(InputKind::kClock);
+    rig.run_until(rig.clock.t() + 25 * kMs);
+  }
+  std::vector<std::int64_t> beats;
+  for (std::size_t i = from; i < rig.recorder.events.size(); ++i)
+    if (rig.recorder.events[i].kind == OutputKind::kBeat) beats.push_back(rig.recorder.events[i].beat);
+  REQUIRE(beats.size() >= 3);
+  CHECK(beats.front() >= 32);
+  CHECK(beats.front() <= 33);
+  for (std::size_t i = 1; i < beats.size(); ++i) CHECK(beats[i] == beats[i - 1] + 1);
+  rig.drain();
+  CHECK(rig.recorder.sounding.empty());
+}
