@@ -311,3 +311,31 @@ TEST_CASE("MIDI clock in drives the beat", "[unit][live]") {
   rig.run_until(rig.clock.t() + 2'000 * kMs);
   CHECK(rig.recorder.beats <= beats + 1);  // stopped: no more beats
 }
+
+TEST_CASE("a MIDI clock that stops mid-song: the internal clock takes over, and says so", "[unit][live]") {
+  auto c = base_config(config::Mode::kAccompany);
+  c.clock.source = config::ClockSource::kMidi;
+  Rig rig(c);
+  rig.input(InputKind::kStart);
+  for (int i = 0; i < 24 * 4; ++i) {  // 4 beats at 100 bpm, then silence (no stop)
+    rig.input(InputKind::kClock);
+    rig.run_until(rig.clock.t() + 25 * kMs);
+  }
+  const int beats = rig.recorder.beats;
+  const double position = rig.engine->clock().beat_at(rig.clock.t());
+  rig.run_until(rig.clock.t() + 3'000 * kMs);  // 5 beats at 100 bpm, less the 0.5 s it waits
+  CHECK(rig.engine->clock().midi_fallback());
+  CHECK(rig.recorder.beats >= beats + 3);
+  CHECK(rig.engine->clock().tempo_bpm() == Approx(100.0).epsilon(0.02));
+  Notification n;
+  bool said = false;
+  while (rig.engine->pop_notification(n)) said = said || (n.kind == Notification::Kind::kClockSource && n.value == 0);
+  CHECK(said);
+  // The clock comes back: followed again, from the position reached (never back).
+  const double reached = rig.engine->clock().beat_at(rig.clock.t());
+  CHECK(reached > position + 3);
+  rig.input(InputKind::kClock);
+  rig.run_until(rig.clock.t() + 25 * kMs);
+  CHECK_FALSE(rig.engine->clock().midi_fallback());
+  CHECK(rig.engine->clock().beat_at(rig.clock.t()) >= reached);
+}
