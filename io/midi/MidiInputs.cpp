@@ -275,7 +275,7 @@ struct MidiInputs::Impl {
           close(input);
         }
         followed.clear();
-        lines.push_back("JACK server stopped: MIDI input is off until nextbeat is restarted");
+        lines.push_back("JACK server stopped: MIDI input lost");
       }
       return;
     }
