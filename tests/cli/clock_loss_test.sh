@@ -25,7 +25,7 @@ beats() { grep -c '/nextbeat/beat' "$tmp/replies"; }
 start_jackd
 start_peer "$tmp/heard"
 start_daemon --config "$tmp/cfg.toml"
-wait_until 10 grep -q "MIDI input connected: performer:keys" "$log" || fail "the performer's port is not followed"
+wait_until 10 'grep -q "MIDI input connected: performer:keys" "$log"' || fail "the performer's port is not followed"
 ask_status
 [ "$(status_field clock)" = midi ] || fail "status does not say clock midi"
 before=$(beats)
@@ -33,16 +33,16 @@ echo "clock 6 120" >&7
 peer_says done
 stopped_at=$(beats)
 [ "$stopped_at" -ge $((before + 4)) ] || fail "the MIDI clock did not drive the beat ($before -> $stopped_at)"
-wait_until 5 grep -q "MIDI clock: no clock for" "$log" || fail "the log does not say the MIDI clock stopped"
-wait_until 5 grep -q '/nextbeat/clock s "internal"' "$tmp/replies" || fail "no /nextbeat/clock internal"
-wait_until 6 test "$(beats)" -ge $((stopped_at + 4)) || fail "the beat stopped with the MIDI clock ($stopped_at -> $(beats))"
+wait_until 5 'grep -q "MIDI clock: no clock for" "$log"' || fail "the log does not say the MIDI clock stopped"
+wait_until 5 'grep -q "/nextbeat/clock s \"internal\"" "$tmp/replies"' || fail "no /nextbeat/clock internal"
+wait_until 6 'test "$(beats)" -ge $((stopped_at + 4))' || fail "the beat stopped with the MIDI clock ($stopped_at -> $(beats))"
 ask_status
 [ "$(status_field clock)" = internal ] || fail "status does not say clock internal"
 [ "$(grep -c "MIDI clock: no clock for" "$log")" = 1 ] || fail "said more than once"
 
 echo "clock 2 120" >&7
 peer_says done
-wait_until 5 grep -q "MIDI clock: the clock is back" "$log" || fail "the MIDI clock is not followed again"
+wait_until 5 'grep -q "MIDI clock: the clock is back" "$log"' || fail "the MIDI clock is not followed again"
 grep -q '/nextbeat/clock s "midi"' "$tmp/replies" || fail "no /nextbeat/clock midi"
 stop_daemon
 echo "MIDI clock lost mid-song: fell back at beat $stopped_at, $(beats) beats in all, followed again"

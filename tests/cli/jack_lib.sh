@@ -18,7 +18,7 @@ jack_server="nextbeat-fault-$$-${RANDOM}${RANDOM}"
 export JACK_DEFAULT_SERVER=$jack_server JACK_NO_START_SERVER=1
 jackd_pid=
 peer_pid=
-peer_words=0
+declare -A peer_words=()
 here_cli=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 start_jackd() {
@@ -44,13 +44,13 @@ start_peer() {
   /usr/bin/python3 "$here_cli/jack_peer.py" "$1" <"$tmp/peer.in" >"$tmp/peer.out" 2>&1 &
   peer_pid=$!
   exec 7>"$tmp/peer.in"
-  peer_words=0
+  peer_words=()
   peer_says ready
 }
 peer_says() {
-  local want=$((peer_words + 1))
+  local want=$((${peer_words[$1]:-0} + 1))
   for _ in $(seq 300); do
-    if [ "$(grep -c "^$1\$" "$tmp/peer.out")" -ge $want ]; then peer_words=$want; return 0; fi
+    if [ "$(grep -c "^$1\$" "$tmp/peer.out")" -ge $want ]; then peer_words[$1]=$want; return 0; fi
     kill -0 "$peer_pid" 2>/dev/null || fail "jack_peer.py exited: $(cat "$tmp/peer.out")"
     sleep 0.1
   done
@@ -60,7 +60,7 @@ kill_peer() {
   exec 7>&-
   [ -n "$peer_pid" ] && { kill -9 "$peer_pid" 2>/dev/null; wait "$peer_pid" 2>/dev/null; }
   peer_pid=
-  peer_words=0
+  peer_words=()
 }
 ask_status() {
   local before
@@ -75,11 +75,10 @@ ask_status() {
 status_field() {
   grep '/nextbeat/status' "$tmp/replies" | tail -1 | grep -oE "\"$1\" (\"[^\"]*\"|[-0-9.e+]+)" | cut -d' ' -f2 | tr -d '"'
 }
-# Polls CONDITION (a shell command) every 0.1 s for SECONDS; 1 if it never held.
-wait_until() {  # wait_until SECONDS CONDITION...
-  local tries=$(($1 * 10))
-  shift
-  for _ in $(seq $tries); do "$@" && return 0; sleep 0.1; done
+# Polls CONDITION (shell code, evaluated afresh each time: quote it in single
+# quotes) every 0.1 s for SECONDS; 1 if it never held.
+wait_until() {  # wait_until SECONDS 'CONDITION'
+  for _ in $(seq $(($1 * 10))); do eval "$2" && return 0; sleep 0.1; done
   return 1
 }
 

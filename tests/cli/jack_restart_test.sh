@@ -45,10 +45,10 @@ start_jackd
 start_peer "$tmp/heard1"
 start_daemon --config "$tmp/cfg.toml"
 grep -q "MIDI out: playing to \"listener:ears\"" "$log" || fail "MIDI out did not connect to the recorder"
-wait_until 10 grep -q "MIDI input connected: performer:keys" "$log" || fail "the performer's port is not followed"
+wait_until 10 'grep -q "MIDI input connected: performer:keys" "$log"' || fail "the performer's port is not followed"
 echo "play 4 120" >&7
 peer_says done
-wait_until 15 test "$(notes_heard "$tmp/heard1")" -ge 2 || fail "no notes heard before the JACK server was killed"
+wait_until 15 'test "$(notes_heard "$tmp/heard1")" -ge 2' || fail "no notes heard before the JACK server was killed"
 ask_status
 [ "$(status_field audio)" = 1 ] || fail "audio not running at start"
 [ "$(status_field jack)" = up ] || fail "status does not say jack up"
@@ -57,9 +57,9 @@ ask_status
 killed_at=$(date +%s%N)
 kill_jackd KILL
 kill_peer
-wait_until 10 grep -q "JACK server stopped" "$log" || fail "nextbeat did not notice the JACK server stopped"
+wait_until 10 'grep -q "JACK server stopped" "$log"' || fail "nextbeat did not notice the JACK server stopped"
 beats=$(grep -c '/nextbeat/beat' "$tmp/replies")
-wait_until 10 test "$(grep -c '/nextbeat/beat' "$tmp/replies")" -ge $((beats + 2)) || fail "no beats over OSC while JACK is down"
+wait_until 10 'test "$(grep -c /nextbeat/beat "$tmp/replies")" -ge $((beats + 2))' || fail "no beats over OSC while JACK is down"
 ask_status
 [ "$(status_field jack)" = down ] || fail "status does not say jack down"
 [ "$(grep -c "JACK server stopped: MIDI in, MIDI out and audio are off" "$log")" = 1 ] || fail "not said once"
@@ -68,7 +68,7 @@ ask_status
 start_jackd
 started_at=$(date +%s%N)
 start_peer "$tmp/heard2"
-wait_until 20 grep -q "JACK server back" "$log" || fail "MIDI and audio did not come back by themselves"
+wait_until 20 'grep -q "JACK server back" "$log"' || fail "MIDI and audio did not come back by themselves"
 back_ms=$((($(date +%s%N) - started_at) / 1000000))
 ask_status
 [ "$(status_field jack)" = up ] || fail "status does not say jack up again"
@@ -83,14 +83,14 @@ for _ in $(seq 50); do
 done
 [ -n "$ok" ] || fail "audio blocks do not advance after the restart"
 
-wait_until 10 test "$(grep -c "MIDI input connected: performer:keys" "$log")" -ge 2 ||
+wait_until 10 'test "$(grep -c "MIDI input connected: performer:keys" "$log")" -ge 2' ||
   fail "the performer's port is not followed again"
 notes_in=$(status_field notes_in)
 echo "play 4 120" >&7
 peer_says done
 ask_status
 [ "$(status_field notes_in)" -ge $((notes_in + 4)) ] || fail "MIDI in not heard after the restart ($notes_in -> $(status_field notes_in))"
-wait_until 15 test "$(notes_heard "$tmp/heard2")" -ge 3 || fail "no MIDI out notes after the restart"
+wait_until 15 'test "$(notes_heard "$tmp/heard2")" -ge 3' || fail "no MIDI out notes after the restart"
 
 # Quiet, then count: every note-on heard has its note-off.
 oscsend 127.0.0.1 "$osc_port" /nextbeat/mute i 1
