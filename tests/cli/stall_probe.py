@@ -2,7 +2,7 @@
 """stall_probe.py PID OSC_PORT REPLY_PORT STOP_S: listens on REPLY_PORT for
 nextbeat's OSC (/nextbeat/out/note, /nextbeat/beat), stamps each message
 with the monotonic clock, makes the performer heard (one note over OSC),
-lets it play 4 s, stops PID with SIGSTOP for STOP_S seconds, sends SIGCONT,
+lets it play 4 s, stops PID with SIGSTOP (just before a beat) for STOP_S seconds, sends SIGCONT,
 listens 4 s more, and prints one line of figures:
 
   before_max_100ms=N after_cont_100ms=N beats_after=N notes_after=N
@@ -76,6 +76,13 @@ start = time.monotonic()
 listen_until(start + 4)
 ons = [t for t, kind in events if kind == "on" and t > (start + 1) * 1e9]
 before_max = max((sum(1 for u in ons if t <= u < t + 100_000_000) for t in ons), default=0)
+# Stopped 50 ms before a beat, when its notes are already planned and wait
+# in the output thread's timetable (latency_budget_ms = 100): the notes a
+# stop leaves due. A beat at 240 bpm is 250 ms.
+events.clear()
+while not any(kind == "beat" for _, kind in events):
+    listen_until(time.monotonic() + 0.01)
+time.sleep(0.2)
 os.kill(pid, signal.SIGSTOP)
 time.sleep(stop_s)
 # Anything still in the socket came before the stop.
