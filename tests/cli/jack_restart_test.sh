@@ -92,14 +92,17 @@ ask_status
 [ "$(status_field notes_in)" -ge $((notes_in + 4)) ] || fail "MIDI in not heard after the restart ($notes_in -> $(status_field notes_in))"
 wait_until 15 'test "$(notes_heard "$tmp/heard2")" -ge 3' || fail "no MIDI out notes after the restart"
 
-# Quiet, then count: every note-on heard has its note-off.
+# Quiet (mute: no new notes; panic: what is sounding or due ends now), then
+# count: every note-on heard has its note-off. Quiet = nothing heard for 1 s.
 oscsend 127.0.0.1 "$osc_port" /nextbeat/mute i 1
-size=-1
+oscsend 127.0.0.1 "$osc_port" /nextbeat/panic i 1
+size=-1 same=0
 for _ in $(seq 100); do
   now=$(stat -c %s "$tmp/heard2")
-  [ "$now" = "$size" ] && break
+  if [ "$now" = "$size" ]; then same=$((same + 1)); else same=0; fi
+  [ $same -ge 4 ] && break
   size=$now
-  sleep 0.5
+  sleep 0.25
 done
 /usr/bin/python3 - "$tmp/heard2" <<'PY' || fail "what the recorder heard after the restart"
 import sys
