@@ -13,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
@@ -231,6 +232,7 @@ struct LiveSession::Impl final : io::OscRequests {
   bool want_midi_in = false, want_midi_out = false, want_audio = false;  // what was open on JACK
   milliseconds reconnect_delay{0};
   std::uint32_t jack_reconnects = 0;  // status: "jack_reconnects"
+  std::string jack_devices;           // "MIDI in, MIDI out, audio": what was open on the server that went
   std::atomic<std::int64_t> max_lateness_ns{0};
   std::atomic<std::uint64_t> output_stale{0};  // events skipped as stale by the output thread (status: "stale")
   // OSC requests waiting for the control thread (request() and serve()).
@@ -376,9 +378,14 @@ void LiveSession::Impl::watch_jack() {
   want_midi_in = midi_config.api == config::MidiApi::kJack && midi_in != nullptr;
   want_midi_out = want_midi_in && midi_out != nullptr;
   want_audio = audio && audio->api_name() == "jack";
+  jack_devices.clear();
+  for (const auto& [wanted, name] :
+       {std::pair{want_midi_in, "MIDI in"}, {want_midi_out, "MIDI out"}, {want_audio, "audio"}})
+    if (wanted) jack_devices += (jack_devices.empty() ? "" : ", ") + std::string(name);
   spdlog::warn(
-      "JACK server stopped: MIDI in, MIDI out and audio are off, the beat goes on (OSC); nextbeat reconnects by "
-      "itself once a JACK server of the same name runs again (start jackd, or check why it stopped)");
+      "JACK server stopped: {} off, the beat goes on (OSC); nextbeat reconnects by itself once a JACK server of the "
+      "same name runs again (start jackd, or check why it stopped)",
+      jack_devices);
   detach_midi_out();
   midi_in.reset();
   // Keys the performer held went with the server, and their note-offs with
@@ -419,7 +426,7 @@ void LiveSession::Impl::reconnect() {
     if (!want_midi_in && !want_midi_out && !want_audio) {
       jack_down = false;
       ++jack_reconnects;
-      spdlog::info("JACK server back: MIDI in, MIDI out and audio reconnected");
+      spdlog::info("JACK server back: {} reconnected", jack_devices);
       return;
     }
   } else {
