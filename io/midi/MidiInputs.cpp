@@ -26,8 +26,8 @@ constexpr const char* kVirtualClient = "nextbeat";
 constexpr const char* kFollowerClient = "nextbeat-in";
 constexpr const char* kScannerClient = "nextbeat-scan";
 constexpr const char* kGraphClient = "nextbeat-graph";
-// Rescans that try to follow a port before it is given up on.
-constexpr int kFollowTries = 3;
+// Rescans (500 ms apart) that try to follow a port before it is given up on.
+constexpr int kFollowTries = 10;
 
 RtMidi::Api to_rtmidi(config::MidiApi api) {
   return api == config::MidiApi::kJack ? RtMidi::UNIX_JACK : RtMidi::LINUX_ALSA;

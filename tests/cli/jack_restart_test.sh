@@ -126,7 +126,10 @@ for m in lines:
             on[key] -= 1
 stuck = {k: v for k, v in on.items() if v}
 if stuck:
-    sys.exit(f"stuck notes (channel, pitch): {stuck}")
+    for i, m in enumerate(lines):
+        if len(m) >= 4 and (m[1] & 0x0F, m[2]) in stuck or 0xB0 <= m[1] < 0xC0 and m[2] == 123:
+            print(i, (m[0] - lines[0][0]) // 1000000, "ms", m[1:], file=sys.stderr)
+    sys.exit(f"stuck notes (channel, pitch): {stuck} among {len(lines)} messages")
 print(f"after the restart: {ons} note-ons, each with its note-off; all-notes-off first")
 PY
 stop_daemon
