@@ -83,7 +83,7 @@ for _ in $(seq 50); do
 done
 [ -n "$ok" ] || fail "audio blocks do not advance after the restart"
 
-wait_until 10 'test "$(grep -c "MIDI input connected: performer:keys" "$log")" -ge 2' ||
+wait_until 15 'test "$(grep -c "MIDI input connected: performer:keys" "$log")" -ge 2' ||
   fail "the performer's port is not followed again"
 notes_in=$(status_field notes_in)
 echo "play 4 120" >&7
