@@ -13,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
@@ -36,6 +37,7 @@
 #include "engine/queues/Wakeup.h"
 #include "engine/util/AtomicFile.h"
 #include "io/audio/AudioOutput.h"
+#include "io/midi/MidiApi.h"
 #include "io/midi/MidiInputs.h"
 #include "io/midi/MidiOutput.h"
 #include "io/osc/OscSender.h"
@@ -105,7 +107,12 @@ bool try_realtime(std::thread& thread, int priority) {
 
 struct LiveSession::Impl final : io::OscRequests {
   Impl(const config::Config& c, std::optional<std::filesystem::path> path, boost::asio::io_context& context)
-      : config(c), config_path(std::move(path)), io(context), poll_timer(context), rescan_timer(context) {}
+      : config(c),
+        config_path(std::move(path)),
+        io(context),
+        poll_timer(context),
+        rescan_timer(context),
+        reconnect_timer(context) {}
 
   // ---- OSC requests (OSC thread): posted to the control thread ----
   // A flood of requests costs one each: a request of a kind that is already
@@ -163,8 +170,17 @@ struct LiveSession::Impl final : io::OscRequests {
   void poll();
   void feed_watchdog();
   void rescan();
-  // Loads `name` with the device and precision of `settings` and hands it to the engine.
-  void swap_model(const std::string& name, const config::ModelConfig& settings);
+  // MIDI in / MIDI out / audio opened (again); false, logged, when it cannot be.
+  bool open_midi_in(bool quiet);
+  bool open_midi_out(bool quiet);
+  // The JACK server went away, or came back (poll() and reconnect_timer).
+  void watch_jack();
+  void reconnect();
+  // Takes MIDI out away from the output thread and frees it.
+  void detach_midi_out();
+  // Loads `name` with the device and precision of `settings` and hands it to
+  // the engine; false (logged, and answered on OSC) when it is refused.
+  bool swap_model(const std::string& name, const config::ModelConfig& settings);
   // Why a model path from OSC is refused, if it is.
   std::optional<std::string> refuse_model_path(const std::string& name) const;
   void send_status();
@@ -176,6 +192,7 @@ struct LiveSession::Impl final : io::OscRequests {
   boost::asio::io_context& io;
   boost::asio::steady_timer poll_timer;
   boost::asio::steady_timer rescan_timer;
+  boost::asio::steady_timer reconnect_timer;
 
   engine::SteadyClock clock;
   engine::InputHub hub;
@@ -200,8 +217,25 @@ struct LiveSession::Impl final : io::OscRequests {
   std::thread output_thread;
   std::atomic<bool> stopping{false};
   std::atomic<bool> output_stopping{false};
-  std::atomic<bool> midi_out_alive{true};  // false once the JACK server is gone
+  // MIDI out as the output thread sees it: midi_out, or nullptr while there
+  // is none (the JACK server went away). Set by the control thread; the
+  // output thread counts its loop turns so that the control thread knows
+  // when an old MIDI out is no longer in use (detach_midi_out).
+  std::atomic<engine::OutputSink*> midi_out_slot{nullptr};
+  std::atomic<std::uint64_t> output_turns{0};
+  // The JACK server under MIDI and audio: watched from poll(), and when it
+  // goes, the devices on it are closed and opened again, by reconnect() with
+  // a backoff, once a server of the same name answers. The engine plays on
+  // meanwhile (beats and notes still go to OSC).
+  std::unique_ptr<io::JackServerWatch> jack_watch;  // null: nothing on JACK, or the server is gone
+  config::MidiConfig midi_config;                   // config.midi with the API it resolved to
+  bool jack_down = false;
+  bool want_midi_in = false, want_midi_out = false, want_audio = false;  // what was open on JACK
+  milliseconds reconnect_delay{0};
+  std::uint32_t jack_reconnects = 0;  // status: "jack_reconnects"
+  std::string jack_devices;           // "MIDI in, MIDI out, audio": what was open on the server that went
   std::atomic<std::int64_t> max_lateness_ns{0};
+  std::atomic<std::uint64_t> output_stale{0};  // events skipped as stale by the output thread (status: "stale")
   // OSC requests waiting for the control thread (request() and serve()).
   std::mutex request_mutex;
   std::array<bool, io::kOscRequestCount> request_pending{};  // by io::OscRequest
@@ -220,6 +254,7 @@ struct LiveSession::Impl final : io::OscRequests {
   std::int64_t crash_after_ns = -1;         // fault injection for the crash test, see start()
   const crash::AltStack control_alt_stack;  // the control thread's (this object lives on it)
   bool stopped = false;
+  bool clock_fallback = false;  // the MIDI clock went silent mid-song (status: "clock")
   std::string model_name;
 };
 
@@ -233,23 +268,12 @@ void LiveSession::Impl::start() {
 
   // Devices. Each one that cannot open is logged and left out: a performer
   // with OSC alone, or MIDI without audio, still gets a running daemon.
-  try {
-    midi_in = std::make_unique<io::MidiInputs>(config.midi, hub);
-    spdlog::info("{}", midi_in->where_to_connect());
-    for (const auto& line : midi_in->rescan()) spdlog::info("{}", line);
-  } catch (const std::exception& e) {
-    spdlog::warn("MIDI in: {}; running without MIDI input", e.what());
-  }
-  if (midi_in) {
-    try {
-      midi_out = std::make_unique<io::MidiOutput>(config.midi);
-      // Notes left on by a previous run that did not end cleanly (a crash,
-      // SIGKILL, the watchdog) end before nextbeat plays its first note.
-      midi_out->all_notes_off_everywhere();
-      spdlog::info("{}", midi_out->where_to_connect());
-    } catch (const std::exception& e) {
-      spdlog::warn("MIDI out: {}; running without MIDI output", e.what());
-    }
+  midi_config = config.midi;
+  if (open_midi_in(false)) {
+    // From now on the API the inputs found: after the JACK server went away,
+    // nextbeat waits for it to come back rather than move to ALSA.
+    midi_config.api = midi_in->api_name() == "jack" ? config::MidiApi::kJack : config::MidiApi::kAlsa;
+    open_midi_out(false);
   }
   if (config.osc.enabled) {
     try {
@@ -270,6 +294,9 @@ void LiveSession::Impl::start() {
       spdlog::warn("audio: {}; running without audio", e.what());
     }
   }
+  const bool midi_on_jack = midi_config.api == config::MidiApi::kJack && midi_in;
+  const bool audio_on_jack = audio && audio->api_name() == "jack";
+  if (midi_on_jack || audio_on_jack) jack_watch = io::JackServerWatch::open();
   if (!midi_in && !osc_in) spdlog::warn("no input is open: nextbeat can hear nothing (see the messages above)");
 
   if (const char* stall = std::getenv("NEXTBEAT_FAULT_STALL_ENGINE_MS")) {
@@ -302,6 +329,122 @@ void LiveSession::Impl::start() {
       if (!ec) rescan();
     });
   }
+}
+
+bool LiveSession::Impl::open_midi_in(bool quiet) {
+  try {
+    midi_in = std::make_unique<io::MidiInputs>(midi_config, hub);
+    spdlog::info("{}", midi_in->where_to_connect());
+    for (const auto& line : midi_in->rescan()) spdlog::info("{}", line);
+    return true;
+  } catch (const std::exception& e) {
+    if (!quiet) spdlog::warn("MIDI in: {}; running without MIDI input", e.what());
+    return false;
+  }
+}
+
+bool LiveSession::Impl::open_midi_out(bool quiet) {
+  try {
+    midi_out = std::make_unique<io::MidiOutput>(midi_config);
+    // Notes left on by a previous run that did not end cleanly (a crash,
+    // SIGKILL, the watchdog), or by a synth that lost its server with
+    // nextbeat's notes on, end before nextbeat plays its first note.
+    midi_out->all_notes_off_everywhere();
+    spdlog::info("{}", midi_out->where_to_connect());
+    midi_out_slot.store(midi_out.get(), std::memory_order_release);
+    return true;
+  } catch (const std::exception& e) {
+    if (!quiet) spdlog::warn("MIDI out: {}; running without MIDI output", e.what());
+    return false;
+  }
+}
+
+void LiveSession::Impl::detach_midi_out() {
+  if (!midi_out) return;
+  midi_out_slot.store(nullptr, std::memory_order_release);
+  // Two turns of the output thread: the one that may have read the old
+  // pointer has ended. Each turn is at most kOutputIdleNs once woken.
+  const std::uint64_t turns = output_turns.load(std::memory_order_acquire);
+  for (int i = 0; i < 500 && output_turns.load(std::memory_order_acquire) < turns + 2; ++i) {
+    output_wake.signal();
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  if (output_turns.load(std::memory_order_acquire) < turns + 2) {
+    // The output thread is stuck in RtMidi (a full ring buffer spins): the
+    // old object cannot be freed safely, so it is left behind.
+    spdlog::error("MIDI out: the output thread did not let go of the old port; leaving it open");
+    (void)midi_out.release();
+    return;
+  }
+  // Closing a JACK port of a dead server waits up to a second in RtMidi.
+  midi_out.reset();
+}
+
+void LiveSession::Impl::watch_jack() {
+  if (jack_down || !jack_watch || !jack_watch->gone()) return;
+  jack_down = true;
+  want_midi_in = midi_config.api == config::MidiApi::kJack && midi_in != nullptr;
+  want_midi_out = want_midi_in && midi_out != nullptr;
+  want_audio = audio && audio->api_name() == "jack";
+  jack_devices.clear();
+  for (const auto& [wanted, name] :
+       {std::pair{want_midi_in, "MIDI in"}, {want_midi_out, "MIDI out"}, {want_audio, "audio"}})
+    if (wanted) jack_devices += (jack_devices.empty() ? "" : ", ") + std::string(name);
+  spdlog::warn(
+      "JACK server stopped: {} off, the beat goes on (OSC); nextbeat reconnects by itself once a JACK server of the "
+      "same name runs again (start jackd, or check why it stopped)",
+      jack_devices);
+  detach_midi_out();
+  midi_in.reset();
+  // Keys the performer held went with the server, and their note-offs with
+  // them: released here, or continue mode would wait for them for ever. (A
+  // note-off of a key not held is ignored by the engine.)
+  for (int pitch = 0; pitch < 128; ++pitch) {
+    hub.push(engine::InputHub::kControlSlot, engine::InputEvent{.time_ns = engine::steady_now_ns(),
+                                                                .kind = engine::InputKind::kNoteOff,
+                                                                .a = static_cast<std::int16_t>(pitch)});
+  }
+  if (want_audio) audio->suspend();
+  jack_watch.reset();
+  reconnect_delay = milliseconds(250);
+  reconnect_timer.expires_after(reconnect_delay);
+  reconnect_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) reconnect();
+  });
+}
+
+// Tries every reconnect_delay (doubling up to 2 s) until every device that
+// was open on JACK is open again. Quiet while no server answers: the stop
+// was logged once.
+void LiveSession::Impl::reconnect() {
+  if (stopped) return;
+  if (!jack_watch) jack_watch = io::JackServerWatch::open();
+  if (jack_watch && !jack_watch->gone()) {
+    if (want_midi_in && !midi_in && open_midi_in(true)) want_midi_in = false;
+    if (want_midi_out && midi_in && !midi_out && open_midi_out(true)) want_midi_out = false;
+    if (want_audio) {
+      try {
+        audio->resume();
+        spdlog::info("{}", audio->describe());
+        want_audio = false;
+      } catch (const std::exception& e) {
+        spdlog::debug("audio: {}", e.what());
+      }
+    }
+    if (!want_midi_in && !want_midi_out && !want_audio) {
+      jack_down = false;
+      ++jack_reconnects;
+      spdlog::info("JACK server back: {} reconnected", jack_devices);
+      return;
+    }
+  } else {
+    jack_watch.reset();
+  }
+  reconnect_delay = std::min(milliseconds(2000), reconnect_delay * 2);
+  reconnect_timer.expires_after(reconnect_delay);
+  reconnect_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) reconnect();
+  });
 }
 
 // The engine thread: owns the engine, its model and all LibTorch calls.
@@ -361,7 +504,7 @@ void LiveSession::Impl::engine_loop() {
 // The output thread: plays each event at its time on MIDI and OSC.
 void LiveSession::Impl::output_loop() {
   OutputFanout fanout;
-  fanout.add(midi_out.get(), &midi_out_alive);
+  fanout.add(&midi_out_slot);
   fanout.add(osc_out.get());
   engine::OutputScheduler scheduler(fanout);
   const crash::AltStack alt_stack;
@@ -372,14 +515,16 @@ void LiveSession::Impl::output_loop() {
       // Another thread took a fatal signal and waits for this: end every
       // note now, on every output, as the exit below does.
       scheduler.release_all(engine::steady_now_ns());
-      if (midi_out && midi_out_alive.load()) midi_out->all_notes_off_everywhere();
+      if (midi_out_slot.load(std::memory_order_acquire) != nullptr) midi_out->all_notes_off_everywhere();
       crash::silenced();
       for (;;) output_wake.wait_until(engine::steady_now_ns() + kOutputIdleNs);  // the process is dying
     }
+    output_turns.fetch_add(1, std::memory_order_acq_rel);
     const std::int64_t t = engine::steady_now_ns();
     while (to_output.pop(event)) scheduler.add(event, t);
     scheduler.play_due(engine::steady_now_ns());
     max_lateness_ns.store(scheduler.max_lateness_ns(), std::memory_order_relaxed);
+    output_stale.store(scheduler.stale(), std::memory_order_relaxed);
     if (output_stopping.load(std::memory_order_acquire)) break;
     output_wake.wait_until(std::min(scheduler.next_due(), engine::steady_now_ns() + kOutputIdleNs));
   }
@@ -387,13 +532,27 @@ void LiveSession::Impl::output_loop() {
   // still sounding ends, on every output.
   while (to_output.pop(event)) scheduler.add(event, engine::steady_now_ns());
   scheduler.release_all(engine::steady_now_ns());
-  if (midi_out && midi_out_alive.load()) midi_out->all_notes_off_everywhere();
+  if (midi_out_slot.load(std::memory_order_acquire) != nullptr) midi_out->all_notes_off_everywhere();
 }
 
 void LiveSession::Impl::poll() {
   feed_watchdog();
+  watch_jack();
   engine::Notification n;
   while (engine->pop_notification(n)) {
+    if (n.kind == engine::Notification::Kind::kClockSource) {
+      clock_fallback = n.value == 0;
+      if (clock_fallback) {
+        spdlog::warn(
+            "MIDI clock: no clock for {} ms mid-song; playing on at the internal clock from where it was (check the "
+            "clock source); the next MIDI clock, start or continue is followed again",
+            engine::BeatClock::kMidiLostNs / 1'000'000);
+      } else {
+        spdlog::info("MIDI clock: the clock is back; following it again");
+      }
+      if (reply) reply->send("/nextbeat/clock", {std::string(clock_fallback ? "internal" : "midi")});
+      continue;
+    }
     const auto& spec = config::control_spec(n.control);
     if (n.kind == engine::Notification::Kind::kLearned) {
       config.cc[std::string(spec.name)] = n.cc;
@@ -445,10 +604,8 @@ void LiveSession::Impl::feed_watchdog() {
 }
 
 void LiveSession::Impl::rescan() {
-  for (const auto& line : midi_in->rescan()) {
-    spdlog::info("{}", line);
-    if (line.find("JACK server stopped") != std::string::npos && midi_out_alive.exchange(false))
-      spdlog::warn("MIDI out is off until nextbeat is restarted (the JACK server is gone)");
+  if (midi_in) {
+    for (const auto& line : midi_in->rescan()) spdlog::info("{}", line);
   }
   if (stopped) return;
   rescan_timer.expires_after(kRescanPeriod);
@@ -482,13 +639,13 @@ std::optional<std::string> LiveSession::Impl::refuse_model_path(const std::strin
   return allowed;
 }
 
-void LiveSession::Impl::swap_model(const std::string& name, const config::ModelConfig& settings) {
+bool LiveSession::Impl::swap_model(const std::string& name, const config::ModelConfig& settings) {
   try {
     auto [model, inference] = engine::load_live_model(name, settings);
     auto swap = engine::prepare_model_swap(std::move(model));
     if (!model_handover.send(swap)) {
       spdlog::error("model {}: a previous swap is still in flight; try again", printable(name));
-      return;
+      return false;
     }
     hub.wake();
     model_name = name;
@@ -496,9 +653,11 @@ void LiveSession::Impl::swap_model(const std::string& name, const config::ModelC
     config.model.path = name;
     spdlog::info("model swapped to {}; {}", printable(name), inference);
     if (reply) reply->send("/nextbeat/model", {name});
+    return true;
   } catch (const std::exception& e) {
     spdlog::error("model {}: {}; keeping the current model", printable(name), printable(e.what(), 400));
     if (reply) reply->error("/nextbeat/model: " + printable(e.what(), 400));
+    return false;
   }
 }
 
@@ -545,6 +704,26 @@ void LiveSession::Impl::send_status() {
       static_cast<float>(engine::percentile_us(s.rollout_ns.recent(), 0.99)),
       std::string("output_late_max_us"),
       static_cast<float>(static_cast<double>(max_lateness_ns.load()) / 1000.0),
+      // "midi" (following the MIDI clock) or "internal" (its own, or fallen back).
+      std::string("clock"),
+      std::string(config.clock.source == config::ClockSource::kMidi ? (clock_fallback ? "internal" : "midi")
+                                                                    : "internal"),
+      std::string("stale"),
+      static_cast<std::int32_t>(output_stale.load()),
+      // The devices now: 1 open (audio: its stream running), 0 not; "jack":
+      // "up", "down" (gone, reconnecting) or "none" (nothing on JACK).
+      std::string("midi_in"),
+      static_cast<std::int32_t>(midi_in ? 1 : 0),
+      std::string("midi_out"),
+      static_cast<std::int32_t>(midi_out ? 1 : 0),
+      std::string("audio"),
+      static_cast<std::int32_t>(audio && audio->running() ? 1 : 0),
+      std::string("audio_blocks"),
+      static_cast<std::int32_t>(audio ? audio->callbacks() : 0),
+      std::string("jack"),
+      std::string(jack_down ? "down" : (jack_watch ? "up" : "none")),
+      std::string("jack_reconnects"),
+      static_cast<std::int32_t>(jack_reconnects),
   };
   reply->send("/nextbeat/status", args);
   spdlog::debug("status sent to {}", reply->target());
@@ -572,6 +751,7 @@ void LiveSession::Impl::stop() {
   crash::uninstall();
   poll_timer.cancel();
   rescan_timer.cancel();
+  reconnect_timer.cancel();
   // Inputs first (nothing new comes in), then the engine ends its notes,
   // then the output thread sends every note-off and all-notes-off.
   if (osc_in) osc_in->stop();
@@ -607,24 +787,27 @@ void LiveSession::stop() {
   impl_->stop();
 }
 
-void LiveSession::reload(const config::Config& config) {
+bool LiveSession::reload(const config::Config& config) {
   const config::Config old = impl_->config;
-  // A new device or precision needs the model prepared again: a swap.
+  // A new device or precision needs the model prepared again: a swap. A
+  // model that does not load refuses the whole new config (nothing of it is
+  // applied), as a config that does not parse does.
   const bool model_changed = config.model.path != old.model.path || config.model.device != old.model.device ||
                              config.model.precision != old.model.precision;
-  if (model_changed) impl_->swap_model(config.model.path, config.model);
+  if (model_changed && !impl_->swap_model(config.model.path, config.model)) return false;
   if (config.midi != old.midi || config.osc != old.osc || config.audio != old.audio)
     spdlog::warn("SIGHUP: [midi], [osc] and [audio] changes take effect when nextbeat is restarted");
   auto snapshot = std::make_unique<config::LiveSettings>(config::live_settings(config));
   if (!impl_->settings_handover.send(snapshot)) {
     spdlog::error("SIGHUP: a previous reload is still in flight; try again");
-    return;
+    return false;
   }
   impl_->hub.wake();
   // The model settings are swap_model's to set, once the new model is in.
   const config::ModelConfig model = impl_->config.model;
   impl_->config = config;
   impl_->config.model = model;
+  return true;
 }
 
 std::string LiveSession::status_line() const {

@@ -32,10 +32,12 @@ class LiveSession {
   LiveSession& operator=(const LiveSession&) = delete;
 
   // SIGHUP with a new, valid config: applied without stopping playback; a
-  // changed model path swaps the model (a model that fails to load is
-  // refused, logged, and the old one kept). Device settings (ports, OSC
+  // changed model path swaps the model. Device settings (ports, OSC
   // address, audio) take effect at the next start, which the log says.
-  void reload(const config::Config& config);
+  // Returns false, having logged why and applied nothing, when the new
+  // config is refused: its model fails to load (the old one plays on), or
+  // a previous reload is still in flight.
+  bool reload(const config::Config& config);
   // Ends every note on every output, stops the threads, closes the devices.
   // Within well under a second. Idempotent.
   void stop();

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <atomic>
-#include <utility>
 #include <vector>
 
 #include "engine/queues/LiveEvent.h"
@@ -52,23 +51,27 @@ class EngineOutputs final : public engine::OutputSink {
 };
 
 // The output thread's sinks: every output the config opened, in one call.
-// A sink can be switched off from another thread: RtMidi's JACK output
-// blocks once its ring buffer fills after the JACK server died, which would
-// hang the output thread (and the exit that joins it).
+// A sink added through a slot can be taken away and put back by the control
+// thread (MIDI out while the JACK server is gone): it stores nullptr, waits
+// for turns() to move on twice (the output thread counts its loop turns in
+// the counter the owner passes), and only then frees the sink.
 class OutputFanout final : public engine::OutputSink {
  public:
   // Set up before the output thread starts.
-  void add(engine::OutputSink* sink, const std::atomic<bool>* enabled = nullptr) {
-    if (sink != nullptr) sinks_.push_back({sink, enabled});
+  void add(engine::OutputSink* sink) {
+    if (sink != nullptr) fixed_.push_back(sink);
   }
+  void add(const std::atomic<engine::OutputSink*>* slot) { slots_.push_back(slot); }
   // called on: the output thread.
   void emit(const engine::OutputEvent& event) noexcept override {
-    for (const auto& [sink, enabled] : sinks_)
-      if (enabled == nullptr || enabled->load(std::memory_order_relaxed)) sink->emit(event);
+    for (engine::OutputSink* sink : fixed_) sink->emit(event);
+    for (const auto* slot : slots_)
+      if (engine::OutputSink* sink = slot->load(std::memory_order_acquire)) sink->emit(event);
   }
 
  private:
-  std::vector<std::pair<engine::OutputSink*, const std::atomic<bool>*>> sinks_;
+  std::vector<engine::OutputSink*> fixed_;
+  std::vector<const std::atomic<engine::OutputSink*>*> slots_;
 };
 
 }  // namespace nextbeat::daemon

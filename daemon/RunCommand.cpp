@@ -77,11 +77,17 @@ int run_daemon(const RunOptions& options) {
       if (!options.config_path) {
         spdlog::info("SIGHUP: running on the built-in defaults, no config file to reload");
       } else {
+        // "reloaded" only once the session took it: before, a config whose
+        // model failed to load was logged as reloaded (and half applied).
         try {
-          config = load(options);
-          apply_log_level(options, config);
-          session->reload(config);
-          spdlog::info("SIGHUP: config reloaded from {}", *options.config_path);
+          config::Config fresh = load(options);
+          if (session->reload(fresh)) {
+            config = std::move(fresh);
+            apply_log_level(options, config);
+            spdlog::info("SIGHUP: config reloaded from {}", *options.config_path);
+          } else {
+            spdlog::error("SIGHUP: the new config is refused; keeping the previous one");
+          }
         } catch (const config::ConfigError& e) {
           log_config_error(e);
           spdlog::error("SIGHUP: the new config is refused; keeping the previous one");

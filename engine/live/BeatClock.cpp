@@ -31,6 +31,7 @@ void BeatClock::use_midi_clock(bool midi, std::int64_t now_ns) noexcept {
   } else {
     const double beat = beat_at(now_ns);
     midi_ = false;
+    fallback_ = false;
     anchor_beat_ = beat;
     anchor_ns_ = now_ns;
   }
@@ -57,8 +58,29 @@ bool BeatClock::tap(std::int64_t now_ns) noexcept {
   return true;
 }
 
+bool BeatClock::check_midi_lost(std::int64_t now_ns) noexcept {
+  if (!midi_ || fallback_ || !midi_running_ || !have_clock_) return false;
+  const auto limit = std::max(kMidiLostNs, static_cast<std::int64_t>(4 * ns_per_beat_ / kMidiClocksPerBeat));
+  if (now_ns - last_clock_ns_ <= limit) return false;
+  // Where the MIDI position stands (it waits at the clock that did not come).
+  anchor_beat_ = beat_at(now_ns);
+  anchor_ns_ = now_ns;
+  fallback_ = true;
+  return true;
+}
+
+void BeatClock::leave_fallback(std::int64_t now_ns) noexcept {
+  if (!fallback_) return;
+  // The next clock is the first one past the position reached: never back.
+  midi_clocks_ = static_cast<std::int64_t>(std::ceil(beat_at(now_ns) * kMidiClocksPerBeat)) - 1;
+  last_clock_ns_ = now_ns;
+  have_clock_ = false;  // the silence is no interval to learn the tempo from
+  fallback_ = false;
+}
+
 void BeatClock::midi_tick(std::int64_t now_ns) noexcept {
   if (!midi_ || !midi_running_) return;
+  leave_fallback(now_ns);
   if (have_clock_) {
     // Smooth the tempo estimate: clocks through JACK or USB jitter by a
     // fraction of a millisecond; an interval far off (a dropped clock, a
@@ -76,6 +98,7 @@ void BeatClock::midi_tick(std::int64_t now_ns) noexcept {
 
 void BeatClock::midi_start(std::int64_t now_ns) noexcept {
   if (!midi_) return;
+  fallback_ = false;
   midi_clocks_ = -1;  // the first clock after start is position 0
   midi_running_ = true;
   have_clock_ = false;
@@ -84,12 +107,14 @@ void BeatClock::midi_start(std::int64_t now_ns) noexcept {
 
 void BeatClock::midi_continue(std::int64_t now_ns) noexcept {
   if (!midi_) return;
+  leave_fallback(now_ns);
   midi_running_ = true;
   have_clock_ = false;
   last_clock_ns_ = now_ns;
 }
 
-void BeatClock::midi_stop(std::int64_t /*now_ns*/) noexcept {
+void BeatClock::midi_stop(std::int64_t now_ns) noexcept {
+  leave_fallback(now_ns);
   if (midi_) midi_running_ = false;
 }
 
@@ -100,11 +125,11 @@ void BeatClock::midi_song_position(int sixteenths) noexcept {
 }
 
 bool BeatClock::running() const noexcept {
-  return !midi_ || (midi_running_ && have_clock_);
+  return internal() || (midi_running_ && have_clock_);
 }
 
 double BeatClock::beat_at(std::int64_t t_ns) const noexcept {
-  if (!midi_) return anchor_beat_ + static_cast<double>(t_ns - anchor_ns_) / ns_per_beat_;
+  if (internal()) return anchor_beat_ + static_cast<double>(t_ns - anchor_ns_) / ns_per_beat_;
   const double at_clock = static_cast<double>(std::max<std::int64_t>(midi_clocks_, 0)) / kMidiClocksPerBeat;
   if (!running()) return at_clock;
   const double since = std::max(0.0, static_cast<double>(t_ns - last_clock_ns_) / ns_per_beat_);
@@ -112,7 +137,7 @@ double BeatClock::beat_at(std::int64_t t_ns) const noexcept {
 }
 
 std::int64_t BeatClock::time_of(double beat) const noexcept {
-  if (!midi_) return anchor_ns_ + static_cast<std::int64_t>(std::llround((beat - anchor_beat_) * ns_per_beat_));
+  if (internal()) return anchor_ns_ + static_cast<std::int64_t>(std::llround((beat - anchor_beat_) * ns_per_beat_));
   const double at_clock = static_cast<double>(std::max<std::int64_t>(midi_clocks_, 0)) / kMidiClocksPerBeat;
   return last_clock_ns_ + static_cast<std::int64_t>(std::llround((beat - at_clock) * ns_per_beat_));
 }

@@ -37,7 +37,19 @@ class BeatClock {
   void midi_stop(std::int64_t now_ns) noexcept;
   void midi_song_position(int sixteenths) noexcept;
 
-  // Internal: always. MIDI: between start/continue and stop, once a clock came.
+  // The MIDI clock source went silent mid-song (a crashed sequencer, a
+  // pulled cable: no stop message): once no clock came for kMidiLostNs (or 4
+  // clock intervals at the estimated tempo, if longer) while running, the
+  // clock plays on as the internal source would, at the estimated tempo from
+  // where it was. The next clock, start or continue follows the MIDI clock
+  // again (from the position reached), a stop stops. Returns true when it
+  // has just fallen back. Call it before reading the position.
+  static constexpr std::int64_t kMidiLostNs = 500'000'000;
+  bool check_midi_lost(std::int64_t now_ns) noexcept;
+  bool midi_fallback() const noexcept { return fallback_; }
+
+  // Internal: always. MIDI: between start/continue and stop, once a clock
+  // came; and while fallen back.
   bool running() const noexcept;
   double tempo_bpm() const noexcept { return 60e9 / ns_per_beat_; }
   double ns_per_beat() const noexcept { return ns_per_beat_; }
@@ -50,6 +62,9 @@ class BeatClock {
 
  private:
   void re_anchor(std::int64_t now_ns) noexcept;
+  // Back to the MIDI clock from the fallback, at the position reached.
+  void leave_fallback(std::int64_t now_ns) noexcept;
+  bool internal() const noexcept { return !midi_ || fallback_; }
 
   bool midi_ = false;
   double ns_per_beat_;
@@ -64,6 +79,7 @@ class BeatClock {
   std::int64_t midi_clocks_ = -1;  // clocks since the song's start; -1 = before the first
   std::int64_t last_clock_ns_ = 0;
   bool have_clock_ = false;
+  bool fallback_ = false;  // MIDI clock lost mid-song: running on the internal formula
 };
 
 }  // namespace nextbeat::engine

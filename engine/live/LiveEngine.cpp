@@ -189,6 +189,7 @@ void LiveEngine::prime() noexcept {
 
 void LiveEngine::handle(const InputEvent& event) noexcept {
   stats_.events.fetch_add(1, std::memory_order_relaxed);
+  const bool fallback = clock_.midi_fallback();
   switch (event.kind) {
     case InputKind::kNoteOn:
       performer_note(event, true);
@@ -201,18 +202,23 @@ void LiveEngine::handle(const InputEvent& event) noexcept {
       break;
     case InputKind::kClock:
       clock_.midi_tick(event.time_ns);
+      if (fallback && !clock_.midi_fallback())
+        notifications_.push(Notification{.kind = Notification::Kind::kClockSource, .value = 1});
       break;
     case InputKind::kStart:
       cancel_own();
       clock_.midi_start(event.time_ns);
+      if (fallback) notifications_.push(Notification{.kind = Notification::Kind::kClockSource, .value = 1});
       rebase();
       break;
     case InputKind::kContinue:
       clock_.midi_continue(event.time_ns);
+      if (fallback) notifications_.push(Notification{.kind = Notification::Kind::kClockSource, .value = 1});
       next_beat_ = static_cast<std::int64_t>(std::ceil(clock_.beat_at(event.time_ns)));
       break;
     case InputKind::kStop:
       clock_.midi_stop(event.time_ns);
+      if (fallback) notifications_.push(Notification{.kind = Notification::Kind::kClockSource, .value = 1});
       cancel_own();
       break;
     case InputKind::kSongPosition:
@@ -338,6 +344,8 @@ void LiveEngine::set_control(Control id, double value) noexcept {
 void LiveEngine::advance() noexcept {
   if (stopped_) return;
   const std::int64_t n = now();
+  if (clock_.check_midi_lost(n))
+    notifications_.push(Notification{.kind = Notification::Kind::kClockSource, .value = 0});
   const std::int64_t tick = tick_at(n);
   feed_own_until(tick);
   stream_->advance(tick, kPerformerSource, [this](const Step& s) noexcept { step(s); });

@@ -99,7 +99,9 @@ struct EngineStats {
 
 // From the engine to the control thread (OSC echo, MIDI-learn write-back).
 struct Notification {
-  enum class Kind : std::uint8_t { kControlChanged, kLearned };
+  // kClockSource: the MIDI clock went silent mid-song and the internal clock
+  // took over (value 0), or the MIDI clock is followed again (value 1).
+  enum class Kind : std::uint8_t { kControlChanged, kLearned, kClockSource };
   Kind kind = Kind::kControlChanged;
   config::Control control = config::Control::kTemperature;
   double value = 0;  // kControlChanged

@@ -7,6 +7,10 @@ namespace {
 bool is_note(const OutputEvent& e) {
   return e.kind == OutputKind::kNoteOn || e.kind == OutputKind::kNoteOff;
 }
+bool starts_something(const OutputEvent& e) {
+  return (e.kind == OutputKind::kNoteOn && e.velocity > 0) || e.kind == OutputKind::kBeat ||
+         e.kind == OutputKind::kClock;
+}
 std::size_t slot_of(const OutputEvent& e) {
   return (e.channel & 15u) * 128u + (e.pitch & 127u);
 }
@@ -29,6 +33,11 @@ void OutputScheduler::play_due(std::int64_t now_ns) noexcept {
   std::size_t n = 0;
   while (n < pending_.size() && pending_[n].time_ns <= now_ns) {
     const OutputEvent& e = pending_[n];
+    if (starts_something(e) && now_ns - e.time_ns > kStaleNs) {
+      ++stale_;  // its note-off, if any, finds it not sounding and is not sent
+      ++n;
+      continue;
+    }
     last_lateness_ns_ = now_ns - e.time_ns;
     max_lateness_ns_ = std::max(max_lateness_ns_, last_lateness_ns_);
     play(e, now_ns);

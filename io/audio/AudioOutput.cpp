@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 #include <vector>
 
+#include "engine/live/OutputScheduler.h"
 #include "engine/queues/OutputGuard.h"
 #include "engine/queues/SpscQueue.h"
 #include "engine/queues/SteadyTime.h"
@@ -197,6 +200,12 @@ struct AudioOutput::Impl {
       const engine::OutputEvent& event = pending[done];
       const std::int64_t delta_ns = event.time_ns - block_start_ns;
       std::int64_t offset = 0;
+      if (delta_ns < -engine::OutputScheduler::kStaleNs && event.kind == engine::OutputKind::kNoteOn) {
+        // Stale (the process was stopped): skipped, not started late. Its
+        // note-off, if it comes, finds nothing sounding.
+        late.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
       if (delta_ns < 0) {
         late.fetch_add(1, std::memory_order_relaxed);
       } else if (delta_ns >= block_ns) {
@@ -216,6 +225,41 @@ struct AudioOutput::Impl {
     pending.drop_front(done);
   }
 
+  // A fresh RtAudio on `api` and the device audio.device names. called on: the control thread.
+  ChosenDevice new_rtaudio() {
+    try {
+      audio = std::make_unique<RtAudio>(api);
+      // Failures are reported by exceptions, which say the same.
+      audio->showWarnings(false);
+      return choose_device(*audio, wanted_device);
+    } catch (const RtAudioError& e) {
+      audio.reset();
+      throw std::runtime_error("audio API " + api_name + ": " + e.getMessage());
+    }
+  }
+
+  void start_stream(const ChosenDevice& device) {
+    RtAudio::StreamParameters parameters;
+    parameters.deviceId = device.id;
+    parameters.nChannels = kChannels;
+    parameters.firstChannel = 0;
+    RtAudio::StreamOptions options;
+    options.flags = RTAUDIO_SCHEDULE_REALTIME;  // ALSA/Pulse threads; JACK's is real-time already
+    options.streamName = kStreamName;
+    unsigned frames = wanted_frames;
+    try {
+      audio->openStream(&parameters, nullptr, RTAUDIO_FLOAT32, static_cast<unsigned>(sample_rate), &frames,
+                        &Impl::callback, this, &options);
+      buffer_frames = frames;
+      audio->startStream();
+    } catch (const RtAudioError& e) {
+      audio.reset();
+      throw std::runtime_error("audio output (" + api_name + ", device \"" + device.info.name +
+                               "\"): cannot start a stereo stream at " + std::to_string(sample_rate) + " Hz with " +
+                               std::to_string(wanted_frames) + "-frame buffers: " + e.getMessage());
+    }
+  }
+
   // First: its cache-line-aligned indices would leave padding elsewhere.
   engine::SpscQueue<engine::OutputEvent> queue{kQueueCapacity};
   engine::OutputGuard guard{queue};                                  // the engine thread's side of `queue`
@@ -223,6 +267,9 @@ struct AudioOutput::Impl {
   std::int64_t half_block = 32;                                      // frames; half of FluidSynth's internal block
 
   std::string api_name;
+  RtAudio::Api api = RtAudio::UNSPECIFIED;
+  std::string wanted_device;   // audio.device
+  unsigned wanted_frames = 0;  // audio.buffer_frames
   std::string device_name;
   std::string soundfont;
   int program = 0;
@@ -249,22 +296,16 @@ AudioOutput::AudioOutput(const config::AudioConfig& config) : impl_(std::make_un
   // cheapest to report.
   detail::check_soundfont(config.soundfont, "audio.soundfont");
 
-  const RtAudio::Api api = choose_api(config.api);
-  m.api_name = RtAudio::getApiName(api);
-  ChosenDevice device;
-  try {
-    m.audio = std::make_unique<RtAudio>(api);
-    // Failures are reported by exceptions, which say the same.
-    m.audio->showWarnings(false);
-    device = choose_device(*m.audio, config.device);
-  } catch (const RtAudioError& e) {
-    throw std::runtime_error("audio API " + m.api_name + ": " + e.getMessage());
-  }
+  m.api = choose_api(config.api);
+  m.api_name = RtAudio::getApiName(m.api);
+  m.wanted_device = config.device;
+  m.wanted_frames = static_cast<unsigned>(config.buffer_frames);
+  m.sample_rate = config.sample_rate;
+  ChosenDevice device = m.new_rtaudio();
   m.device_name = device.info.name;
   // JACK runs at its server's rate and RtAudio does not resample; the synth
   // is built for whatever rate the stream will run at.
-  m.sample_rate = config.sample_rate;
-  if (api == RtAudio::UNIX_JACK && device.info.preferredSampleRate > 0) {
+  if (m.api == RtAudio::UNIX_JACK && device.info.preferredSampleRate > 0) {
     m.sample_rate = static_cast<int>(device.info.preferredSampleRate);
   }
 
@@ -273,25 +314,7 @@ AudioOutput::AudioOutput(const config::AudioConfig& config) : impl_(std::make_un
   m.settings = detail::make_synth_settings(m.sample_rate, config.gain, /*dynamic_sample_loading=*/false);
   m.synth = detail::make_synth(m.settings.get(), config.soundfont, config.program, "audio.soundfont");
   m.half_block = std::max(1, fluid_synth_get_internal_bufsize(m.synth.get())) / 2;
-
-  RtAudio::StreamParameters parameters;
-  parameters.deviceId = device.id;
-  parameters.nChannels = kChannels;
-  parameters.firstChannel = 0;
-  RtAudio::StreamOptions options;
-  options.flags = RTAUDIO_SCHEDULE_REALTIME;  // ALSA/Pulse threads; JACK's is real-time already
-  options.streamName = kStreamName;
-  unsigned frames = static_cast<unsigned>(config.buffer_frames);
-  try {
-    m.audio->openStream(&parameters, nullptr, RTAUDIO_FLOAT32, static_cast<unsigned>(m.sample_rate), &frames,
-                        &Impl::callback, &m, &options);
-    m.buffer_frames = frames;
-    m.audio->startStream();
-  } catch (const RtAudioError& e) {
-    throw std::runtime_error("audio output (" + m.api_name + ", device \"" + m.device_name +
-                             "\"): cannot start a stereo stream at " + std::to_string(m.sample_rate) + " Hz with " +
-                             std::to_string(config.buffer_frames) + "-frame buffers: " + e.getMessage());
-  }
+  m.start_stream(device);
 }
 
 AudioOutput::~AudioOutput() {
@@ -319,6 +342,40 @@ void AudioOutput::stop() noexcept {
     // A stream that cannot be stopped cleanly is stopped anyway: RtAudio
     // has torn it down before reporting.
   }
+}
+
+void AudioOutput::suspend() noexcept {
+  Impl& m = *impl_;
+  if (m.audio == nullptr) return;
+  // RtAudio's JACK backend closes the stream on a thread of its own when the
+  // server shuts the client down; closing it here at the same time would
+  // free it twice.
+  for (int i = 0; i < 100 && m.api == RtAudio::UNIX_JACK && m.audio->isStreamOpen(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  stop();
+  m.audio.reset();
+}
+
+void AudioOutput::resume() {
+  Impl& m = *impl_;
+  if (m.audio != nullptr) return;
+  // No callback runs now: this thread is the queue's only consumer.
+  engine::OutputEvent stale;
+  while (m.queue.pop(stale)) {
+  }
+  m.pending.clear();
+  for (int channel = 0; channel < 16; ++channel) {
+    fluid_synth_all_notes_off(m.synth.get(), channel);
+    fluid_synth_all_sounds_off(m.synth.get(), channel);
+  }
+  const ChosenDevice device = m.new_rtaudio();
+  m.device_name = device.info.name;
+  m.start_stream(device);
+}
+
+bool AudioOutput::running() const noexcept {
+  const RtAudio* audio = impl_->audio.get();
+  return audio != nullptr && audio->isStreamRunning();
 }
 
 std::string AudioOutput::api_name() const {

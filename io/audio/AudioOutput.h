@@ -52,6 +52,20 @@ class AudioOutput : public engine::OutputSink {
   // and closes it. Idempotent. called on: the control thread.
   void stop() noexcept;
 
+  // The server under the stream went away (a killed jackd): RtAudio closes
+  // a JACK stream by itself then. suspend() lets it finish (up to a second),
+  // closes what is left and forgets the RtAudio object; the synth and the
+  // queue stay, and emit() goes on queueing (a full queue drops, counted).
+  // resume() opens a stream again on the same API and device name (a JACK
+  // server started again), after dropping every event queued meanwhile and
+  // silencing the synth: nothing stale sounds. Throws std::runtime_error
+  // when the stream cannot be opened (call it again later). Both: called on
+  // the control thread, never while the other runs.
+  void suspend() noexcept;
+  void resume();
+  // Whether the stream is open and running (false after the server went away).
+  bool running() const noexcept;
+
   std::string api_name() const;                     // "jack", "pulse", "alsa"
   const std::string& device_name() const noexcept;  // as RtAudio names it
   int sample_rate() const noexcept;                 // Hz, the stream's and the synth's

@@ -1,5 +1,7 @@
 #include "io/midi/MidiApi.h"
 
+#include <jack/jack.h>
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -51,6 +53,24 @@ config::MidiApi resolve_midi_api(config::MidiApi requested) {
 
 bool is_own_port(std::string_view port_name) noexcept {
   return port_name.starts_with(kMidiClientPrefix);
+}
+
+std::unique_ptr<JackServerWatch> JackServerWatch::open() {
+  jack_status_t status{};
+  jack_client_t* client = jack_client_open("nextbeat-watch", JackNoStartServer, &status);
+  if (client == nullptr) return nullptr;
+  std::unique_ptr<JackServerWatch> watch(new JackServerWatch(client));
+  jack_on_shutdown(client, &JackServerWatch::on_shutdown, watch.get());
+  return watch;
+}
+
+JackServerWatch::~JackServerWatch() {
+  // On a server that has gone, libjack only frees the client's memory.
+  jack_client_close(static_cast<jack_client_t*>(client_));
+}
+
+void JackServerWatch::on_shutdown(void* self) noexcept {
+  static_cast<JackServerWatch*>(self)->gone_.store(true, std::memory_order_release);
 }
 
 }  // namespace nextbeat::io

@@ -3,6 +3,8 @@
 // MidiOutput; RtMidi stays out of this header.
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <string_view>
 
 #include "config/Config.h"
@@ -25,5 +27,30 @@ config::MidiApi resolve_midi_api(config::MidiApi requested);
 // ("client:port" on JACK, "client:port 129:0" on ALSA): nextbeat never
 // follows or plays to itself, so it can never hear its own output.
 bool is_own_port(std::string_view port_name) noexcept;
+
+// Whether the JACK server nextbeat plays through is still there. A plain
+// client with no ports, never activated (it costs the server nothing per
+// period); libjack calls its shutdown callback when the server goes away (a
+// killed or stopped jackd). The session watches it to take its JACK devices
+// down and to open them again once a server answers (LiveSession.cpp).
+class JackServerWatch {
+ public:
+  // Null when no JACK server answers; never starts one. Takes milliseconds.
+  // called on: the control thread.
+  static std::unique_ptr<JackServerWatch> open();
+  ~JackServerWatch();
+  JackServerWatch(const JackServerWatch&) = delete;
+  JackServerWatch& operator=(const JackServerWatch&) = delete;
+
+  // True once the server has gone. called on: any thread.
+  bool gone() const noexcept { return gone_.load(std::memory_order_acquire); }
+
+ private:
+  explicit JackServerWatch(void* client) : client_(client) {}
+  static void on_shutdown(void* self) noexcept;  // called on: libjack's notification thread
+
+  void* client_;  // jack_client_t*, kept out of this header
+  std::atomic<bool> gone_{false};
+};
 
 }  // namespace nextbeat::io

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -25,6 +26,8 @@ constexpr const char* kVirtualClient = "nextbeat";
 constexpr const char* kFollowerClient = "nextbeat-in";
 constexpr const char* kScannerClient = "nextbeat-scan";
 constexpr const char* kGraphClient = "nextbeat-graph";
+// Rescans (500 ms apart) that try to follow a port before it is given up on.
+constexpr int kFollowTries = 10;
 
 RtMidi::Api to_rtmidi(config::MidiApi api) {
   return api == config::MidiApi::kJack ? RtMidi::UNIX_JACK : RtMidi::LINUX_ALSA;
@@ -251,6 +254,7 @@ struct MidiInputs::Impl {
       if (connect(*input)) {
         lines.push_back("MIDI input connected: " + source);
         followed.push_back(std::move(*input));
+        attempts.erase(source);
         return;
       }
     } catch (...) {
@@ -258,9 +262,12 @@ struct MidiInputs::Impl {
     }
     if (input) close(*input);
     // Gone since the scan: the next rescan will not list it. Still there:
-    // say so once and do not retry every rescan (RtMidi clients are not
-    // free to create); it is retried after it vanishes and comes back.
-    if (index_of(*scanner, source)) {
+    // tried again at the next rescans (a port caught while its program was
+    // still setting up, as after a JACK restart, fails once), then said once
+    // and not retried every rescan (RtMidi clients are not free to create);
+    // it is retried after it vanishes and comes back.
+    if (index_of(*scanner, source) && ++attempts[source] >= kFollowTries) {
+      attempts.erase(source);
       lines.push_back("MIDI input not followed: " + source + " (RtMidi could not open it)");
       failed.insert(source);
     }
@@ -275,7 +282,7 @@ struct MidiInputs::Impl {
           close(input);
         }
         followed.clear();
-        lines.push_back("JACK server stopped: MIDI input is off until nextbeat is restarted");
+        lines.push_back("JACK server stopped: MIDI input lost");
       }
       return;
     }
@@ -294,6 +301,7 @@ struct MidiInputs::Impl {
       return true;
     });
     std::erase_if(failed, [&](const std::string& port) { return !listed(port); });
+    std::erase_if(attempts, [&](const auto& entry) { return !listed(entry.first); });
 
     // Vanished and came back under the same name since the last scan (JACK:
     // a program restarted). The port is listed, but our connection went with
@@ -330,6 +338,7 @@ struct MidiInputs::Impl {
   Input virtual_input;
   std::vector<Input> followed;
   std::set<std::string> failed;            // listed ports that could not be followed: not retried until they vanish
+  std::map<std::string, int> attempts;     // failed tries of a port not yet given up (kFollowTries)
   std::vector<std::string> pending_lines;  // from the constructor's scan, for the first rescan()
   std::uint64_t closed_ignored = 0;
   bool server_gone_reported = false;

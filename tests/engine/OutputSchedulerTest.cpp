@@ -63,3 +63,23 @@ TEST_CASE("a retrigger ends the sounding note first; a stray note-off is not sen
   s.release_all(2000);
   CHECK(s.sounding() == 0);
 }
+
+TEST_CASE("after a stall, stale note-ons and beats are skipped and counted; note-offs play", "[unit][live]") {
+  Recorder r;
+  OutputScheduler s(r);
+  constexpr std::int64_t kMs = 1'000'000;
+  s.add(note(100 * kMs, true, 60), 0);
+  s.play_due(100 * kMs);  // 60 sounds
+  s.add(note(200 * kMs, false, 60), 0);
+  s.add(note(300 * kMs, true, 62), 0);
+  s.add(note(400 * kMs, false, 62), 0);
+  s.add(OutputEvent{.time_ns = 300 * kMs, .kind = OutputKind::kBeat}, 0);
+  s.add(note(5'050 * kMs, true, 64), 0);
+  s.play_due(5'100 * kMs);  // 5 s stopped: 300 ms due is 4.8 s stale
+  REQUIRE(r.events.size() == 3);
+  CHECK(r.events[1].kind == OutputKind::kNoteOff);  // 60 ends
+  CHECK(r.events[1].pitch == 60);
+  CHECK(r.events[2].pitch == 64);  // 50 ms late: still played
+  CHECK(s.stale() == 2);           // the note-on of 62 and the beat; 62's note-off is not sent
+  CHECK(s.sounding() == 1);
+}
