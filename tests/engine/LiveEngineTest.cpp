@@ -378,54 +378,59 @@ TEST_CASE("fallbacks: repeat replays the last beat shifted and hold keeps notes 
 }
 
 TEST_CASE("MIDI song position and continue resume the beat count where the song is", "[unit][live]") {
-  TEST_CASE("a MIDI clock that stops mid-song: the internal clock takes over, and says so", "[unit][live]") {
-    auto c = base_config(config::Mode::kAccompany);
-    c.clock.source = config::ClockSource::kMidi;
-    Rig rig(c);
-    rig.input(InputKind::kStart);
-    for (int i = 0; i < 24 * 4; ++i) {
-      rig.input(InputKind::kClock);
-      rig.run_until(rig.clock.t() + 25 * kMs);
-    }
-    rig.input(InputKind::kStop);
-    rig.run_until(rig.clock.t() + 500 * kMs);
-    // The master jumps to bar 9 (32 beats = 128 sixteenths) and continues.
-    rig.input(InputKind::kSongPosition, 128);
-    const std::size_t from = rig.recorder.events.size();
-    rig.input(InputKind::kContinue);
-    for (int i = 0; i < 24 * 4; ++i) {
-      rig.input(InputKind::kClock);
-      rig.run_until(rig.clock.t() + 25 * kMs);
-    }
-    std::vector<std::int64_t> beats;
-    for (std::size_t i = from; i < rig.recorder.events.size(); ++i)
-      if (rig.recorder.events[i].kind == OutputKind::kBeat) beats.push_back(rig.recorder.events[i].beat);
-    REQUIRE(beats.size() >= 3);
-    CHECK(beats.front() >= 32);
-    CHECK(beats.front() <= 33);
-    for (std::size_t i = 1; i < beats.size(); ++i) CHECK(beats[i] == beats[i - 1] + 1);
-    rig.drain();
-    CHECK(rig.recorder.sounding.empty());
-
-    for (int i = 0; i < 24 * 4; ++i) {  // 4 beats at 100 bpm, then silence (no stop)
-      rig.input(InputKind::kClock);
-      rig.run_until(rig.clock.t() + 25 * kMs);
-    }
-    const int beats = rig.recorder.beats;
-    const double position = rig.engine->clock().beat_at(rig.clock.t());
-    rig.run_until(rig.clock.t() + 3'000 * kMs);  // 5 beats at 100 bpm, less the 0.5 s it waits
-    CHECK(rig.engine->clock().midi_fallback());
-    CHECK(rig.recorder.beats >= beats + 3);
-    CHECK(rig.engine->clock().tempo_bpm() == Approx(100.0).epsilon(0.02));
-    Notification n;
-    bool said = false;
-    while (rig.engine->pop_notification(n)) said = said || (n.kind == Notification::Kind::kClockSource && n.value == 0);
-    CHECK(said);
-    // The clock comes back: followed again, from the position reached (never back).
-    const double reached = rig.engine->clock().beat_at(rig.clock.t());
-    CHECK(reached > position + 3);
+  auto c = base_config(config::Mode::kAccompany);
+  c.clock.source = config::ClockSource::kMidi;
+  Rig rig(c);
+  rig.input(InputKind::kStart);
+  for (int i = 0; i < 24 * 4; ++i) {
     rig.input(InputKind::kClock);
     rig.run_until(rig.clock.t() + 25 * kMs);
-    CHECK_FALSE(rig.engine->clock().midi_fallback());
-    CHECK(rig.engine->clock().beat_at(rig.clock.t()) >= reached);
   }
+  rig.input(InputKind::kStop);
+  rig.run_until(rig.clock.t() + 500 * kMs);
+  // The master jumps to bar 9 (32 beats = 128 sixteenths) and continues.
+  rig.input(InputKind::kSongPosition, 128);
+  const std::size_t from = rig.recorder.events.size();
+  rig.input(InputKind::kContinue);
+  for (int i = 0; i < 24 * 4; ++i) {
+    rig.input(InputKind::kClock);
+    rig.run_until(rig.clock.t() + 25 * kMs);
+  }
+  std::vector<std::int64_t> beats;
+  for (std::size_t i = from; i < rig.recorder.events.size(); ++i)
+    if (rig.recorder.events[i].kind == OutputKind::kBeat) beats.push_back(rig.recorder.events[i].beat);
+  REQUIRE(beats.size() >= 3);
+  CHECK(beats.front() >= 32);
+  CHECK(beats.front() <= 33);
+  for (std::size_t i = 1; i < beats.size(); ++i) CHECK(beats[i] == beats[i - 1] + 1);
+  rig.drain();
+  CHECK(rig.recorder.sounding.empty());
+}
+
+TEST_CASE("a MIDI clock that stops mid-song: the internal clock takes over, and says so", "[unit][live]") {
+  auto c = base_config(config::Mode::kAccompany);
+  c.clock.source = config::ClockSource::kMidi;
+  Rig rig(c);
+  rig.input(InputKind::kStart);
+  for (int i = 0; i < 24 * 4; ++i) {  // 4 beats at 100 bpm, then silence (no stop)
+    rig.input(InputKind::kClock);
+    rig.run_until(rig.clock.t() + 25 * kMs);
+  }
+  const int beats = rig.recorder.beats;
+  const double position = rig.engine->clock().beat_at(rig.clock.t());
+  rig.run_until(rig.clock.t() + 3'000 * kMs);  // 5 beats at 100 bpm, less the 0.5 s it waits
+  CHECK(rig.engine->clock().midi_fallback());
+  CHECK(rig.recorder.beats >= beats + 3);
+  CHECK(rig.engine->clock().tempo_bpm() == Approx(100.0).epsilon(0.02));
+  Notification n;
+  bool said = false;
+  while (rig.engine->pop_notification(n)) said = said || (n.kind == Notification::Kind::kClockSource && n.value == 0);
+  CHECK(said);
+  // The clock comes back: followed again, from the position reached (never back).
+  const double reached = rig.engine->clock().beat_at(rig.clock.t());
+  CHECK(reached > position + 3);
+  rig.input(InputKind::kClock);
+  rig.run_until(rig.clock.t() + 25 * kMs);
+  CHECK_FALSE(rig.engine->clock().midi_fallback());
+  CHECK(rig.engine->clock().beat_at(rig.clock.t()) >= reached);
+}
