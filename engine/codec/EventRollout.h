@@ -87,7 +87,9 @@ class EventRollout {
       }
       const int token = sampler.sample_token(model.logits(), notes_this_beat < max_notes_per_beat_);
       if (layout_.is_shift(token)) {
-        shift_to(std::min(end, time + layout_.shift_ticks_of(token)), feed);
+        // A SHIFT stops where a note reaches max_note_beats, so that it ends
+        // on that tick and not at the end of the shift (or of the beat).
+        shift_to(std::min({end, time + layout_.shift_ticks_of(token), next_release()}), feed);
         continue;
       }
       ++tokens_this_tick_;
@@ -114,6 +116,15 @@ class EventRollout {
   const EventLayout& layout() const noexcept { return layout_; }
 
  private:
+  // The first tick at which a sounding note reaches max_note_beats (after
+  // `time`, once the due ones are released); INT64_MAX when none sounds.
+  std::int64_t next_release() const noexcept {
+    std::int64_t at = INT64_MAX;
+    for (const std::int64_t since : on_since)
+      if (since >= 0) at = std::min(at, since + max_note_ticks_);
+    return at;
+  }
+
   template <class Feed>
   void emit(int token, Feed& feed) {
     Step s{.token = token, .source = source_};
