@@ -117,7 +117,8 @@ Subcommand add_generate_command(CLI::App& parent) {
   cmd->add_option("--scale", args->scale, "major | minor | dorian | mixolydian | pentatonic | blues | chromatic")
       ->check(CLI::IsMember({"major", "minor", "dorian", "mixolydian", "pentatonic", "blues", "chromatic"}));
   cmd->add_option("--repetition-penalty", c.repetition_penalty, ">= 1")->check(CLI::Range(1.0, 10.0));
-  cmd->add_option("--density", c.density, "Odds of a note, multiplied")->check(CLI::Range(0.0, 4.0));
+  cmd->add_option("--density", c.density, "Notes per beat, times the model's own rate (0.5 half, 2 twice)")
+      ->check(CLI::Range(0.0, 4.0));
   cmd->add_option("--velocity-scale", args->options.velocity_scale, "Scale generated velocities")
       ->check(CLI::Range(0.0, 4.0));
   cmd->add_option("--pitch-min", c.pitch_min, "Lowest pitch")->check(CLI::Range(0, 127));

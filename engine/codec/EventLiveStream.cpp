@@ -86,6 +86,7 @@ bool EventLiveStream::roll_out(const LstmModel& model, Sampler& sampler, const R
   rollout.time = request.begin;
   rollout.position_offset = position_offset_;
   rollout.on_since = request.on_since;
+  rollout.silent = request.silent;
   rollout.velocity_bin = own_velocity_bin_ >= 0 ? own_velocity_bin_ : settings_.velocity_bins * 5 / 8;
   if (!rollout.run(model, sampler, request.end, feed, on_note, stop)) return false;
   if (request.release_at_end) {

@@ -5,17 +5,28 @@
 // loop. The caller decides where the steps go (feed) and what a note means
 // to it (on_note).
 //
+// Density (Sampler.h, NoteRole in LiveStream.h): the model hears its own
+// part as it samples it, so it keeps its own rate. A NOTE_ON that the sampler
+// leaves silent (density < 1) is fed, and goes to on_note as kSilent. Above
+// 1, when the model chooses a SHIFT of two ticks or more with extra notes
+// banked, the extra notes (kExtra) sound halfway through it and end where it
+// ends: pitches drawn from the model's NOTE_ON probabilities at that point,
+// never one sounding already, and never fed (fed, they made the model hold
+// back: density 2 gave 1.4 times the notes).
+//
 // Real-time contract: no allocation, no locks (the model step aside).
 // called on: the engine thread (live) or one offline thread.
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <span>
 
 #include "engine/codec/Codec.h"
 #include "engine/codec/EventCodec.h"
+#include "engine/codec/LiveStream.h"
 #include "engine/model/Model.h"
 #include "engine/model/Sampler.h"
 
@@ -40,6 +51,7 @@ class EventRollout {
   std::int64_t position_offset = 0;        // the model's positions are of time - position_offset
   std::array<std::int64_t, 128> on_since;  // tick of each sounding note's NOTE_ON, -1 = off
   int velocity_bin = -1;                   // of the last VELOCITY sampled, -1 = none yet
+  std::bitset<128> silent;                 // notes of on_since that are NoteRole::kSilent
 
   // Feeds SHIFTs (the longest first) until time reaches `tick`.
   template <class Feed>
@@ -52,18 +64,20 @@ class EventRollout {
     tokens_this_tick_ = 0;
   }
 
-  // Ends a sounding note now (a NOTE_OFF fed, on_note(time, pitch, 0)).
+  // Ends a sounding note now (a NOTE_OFF fed, on_note(time, pitch, 0, its role)).
   template <class Feed, class OnNote>
   void release(int pitch, Feed&& feed, OnNote&& on_note) {
     emit(EventLayout::note_off_token(pitch), feed);
-    on_note(time, pitch, 0);
-    on_since[static_cast<std::size_t>(pitch)] = -1;
+    const auto p = static_cast<std::size_t>(pitch);
+    on_note(time, pitch, 0, role_of(p));
+    silent.reset(p);
+    on_since[p] = -1;
   }
 
   // Samples and feeds tokens until time reaches `end`. feed(const Step&)
-  // steps the model; on_note(tick, pitch, velocity) hears every note that
-  // starts (velocity from the last VELOCITY bin) and ends (0): sampled,
-  // retriggered or cut at max_note_beats. Before each token, stop() may end
+  // steps the model; on_note(tick, pitch, velocity, role) hears every note
+  // that starts (velocity from the last VELOCITY bin) and ends (0): sampled,
+  // retriggered, cut at max_note_beats or added by density. Before each token, stop() may end
   // the rollout early: run() then returns false.
   template <class Feed, class OnNote, class Stop>
   bool run(const LstmModel& model, Sampler& sampler, std::int64_t end, Feed&& feed, OnNote&& on_note, Stop&& stop) {
@@ -87,9 +101,14 @@ class EventRollout {
       }
       const int token = sampler.sample_token(model.logits(), notes_this_beat < max_notes_per_beat_);
       if (layout_.is_shift(token)) {
-        // A SHIFT stops where a note reaches max_note_beats, so that it ends
-        // on that tick and not at the end of the shift (or of the beat).
-        shift_to(std::min({end, time + layout_.shift_ticks_of(token), next_release()}), feed);
+        std::int64_t to = std::min(end, time + layout_.shift_ticks_of(token));
+        // A note reaching max_note_beats inside the SHIFT ends on time: time
+        // stops there (the rest of the SHIFT is fed after its NOTE_OFF, as
+        // the encoder writes a note that ends there).
+        for (const std::int64_t since : on_since)
+          if (since >= 0) to = std::min(to, std::max(time + 1, since + max_note_ticks_));
+        if (to - time >= 2) play_extras(model, sampler, time + (to - time) / 2, to, on_note, notes_this_beat);
+        shift_to(to, feed);
         continue;
       }
       ++tokens_this_tick_;
@@ -97,17 +116,13 @@ class EventRollout {
       if (layout_.is_velocity(token)) {
         velocity_bin = layout_.velocity_bin_of(token);
       } else if (EventLayout::is_note_on(token)) {
-        const int pitch = EventLayout::pitch_of(token);
-        auto& since = on_since[static_cast<std::size_t>(pitch)];
-        if (since >= 0) on_note(time, pitch, 0);  // a retrigger ends the sounding note
-        const int bin = velocity_bin >= 0 ? velocity_bin : layout_.velocity_bins / 2;
-        on_note(time, pitch, layout_.bin_velocity(bin));
-        since = time;
+        start_note(EventLayout::pitch_of(token), sampler.onset_sounds(), on_note);
         ++notes_this_beat;
       } else if (EventLayout::is_note_off(token)) {
-        auto& since = on_since[static_cast<std::size_t>(EventLayout::pitch_of(token))];
-        if (since >= 0) on_note(time, EventLayout::pitch_of(token), 0);
-        since = -1;
+        const auto p = static_cast<std::size_t>(EventLayout::pitch_of(token));
+        if (on_since[p] >= 0) on_note(time, EventLayout::pitch_of(token), 0, role_of(p));
+        on_since[p] = -1;
+        silent.reset(p);
       }
     }
     return true;
@@ -116,14 +131,38 @@ class EventRollout {
   const EventLayout& layout() const noexcept { return layout_; }
 
  private:
-  // The first tick at which a sounding note reaches max_note_beats (after
-  // `time`, once the due ones are released); INT64_MAX when none sounds.
-  std::int64_t next_release() const noexcept {
-    std::int64_t at = INT64_MAX;
-    for (const std::int64_t since : on_since)
-      if (since >= 0) at = std::min(at, since + max_note_ticks_);
-    return at;
+  // density > 1: the banked extra notes from `at` to `to` (not fed), in tick order.
+  template <class OnNote>
+  void play_extras(const LstmModel& model, Sampler& sampler, std::int64_t at, std::int64_t to, OnNote& on_note,
+                   int& notes_this_beat) {
+    std::bitset<128> extra;
+    std::bitset<128> sounding;  // never a pitch that sounds already
+    for (std::size_t p = 0; p < on_since.size(); ++p) sounding[p] = on_since[p] >= 0;
+    const int velocity = layout_.bin_velocity(velocity_bin >= 0 ? velocity_bin : layout_.velocity_bins / 2);
+    while (sampler.extra_note_due() && notes_this_beat < max_notes_per_beat_) {
+      const int token = sampler.sample_note(model.logits(), sounding | extra);
+      if (token < 0) break;
+      const auto p = static_cast<std::size_t>(EventLayout::pitch_of(token));
+      sampler.extra_note_played();
+      extra.set(p);
+      on_note(at, static_cast<int>(p), velocity, NoteRole::kExtra);
+      ++notes_this_beat;
+    }
+    for (std::size_t p = 0; p < extra.size(); ++p)
+      if (extra[p]) on_note(to, static_cast<int>(p), 0, NoteRole::kExtra);
   }
+
+  // A NOTE_ON (already fed) at `time`: sounds, or stays silent (density).
+  template <class OnNote>
+  void start_note(int pitch, bool sounds, OnNote& on_note) {
+    const auto p = static_cast<std::size_t>(pitch);
+    if (on_since[p] >= 0) on_note(time, pitch, 0, role_of(p));  // a retrigger ends the sounding note
+    silent[p] = !sounds;
+    on_note(time, pitch, layout_.bin_velocity(velocity_bin >= 0 ? velocity_bin : layout_.velocity_bins / 2),
+            role_of(p));
+    on_since[p] = time;
+  }
+  NoteRole role_of(std::size_t pitch) const noexcept { return silent[pitch] ? NoteRole::kSilent : NoteRole::kPlayed; }
 
   template <class Feed>
   void emit(int token, Feed& feed) {

@@ -31,23 +31,41 @@ class LstmModel;
 class Sampler;
 
 // A note event on the grid (the engine's own part, scheduled).
+// What a note of the model's own part is to the listener and to the model
+// (density, engine/model/Sampler.h): the model hears its part as it sampled
+// it, so that it keeps its own rate, and density filters what sounds.
+enum class NoteRole : std::uint8_t {
+  kPlayed,  // sounds, and the model hears it
+  kSilent,  // density < 1 left it silent: the model hears it, nobody else
+  kExtra,   // density > 1 added it: it sounds, the model never hears it
+};
+constexpr bool sounds(NoteRole role) noexcept {
+  return role != NoteRole::kSilent;
+}
+constexpr bool fed(NoteRole role) noexcept {
+  return role != NoteRole::kExtra;
+}
+
 struct GridNote {
   std::int64_t tick = 0;
   std::uint8_t pitch = 0;
-  std::uint8_t velocity = 0;  // 0 = note-off
+  std::uint8_t velocity = 0;          // 0 = note-off
+  NoteRole role = NoteRole::kPlayed;  // a note-off has its note's role
 };
 
 using StepFn = FunctionRef<void(const Step&)>;
-// A note that starts (velocity > 0, the codec's velocity before any scaling) or ends (0).
-using NoteFn = FunctionRef<void(std::int64_t tick, int pitch, int velocity)>;
+// A note that starts (velocity > 0, the codec's velocity before any scaling)
+// or ends (0), in tick order; its off has the role of its on.
+using NoteFn = FunctionRef<void(std::int64_t tick, int pitch, int velocity, NoteRole role)>;
 using StopFn = FunctionRef<bool()>;
 
 // One beat (or any span of the grid) to roll out.
 struct RolloutRequest {
   std::int64_t begin = 0;  // grid ticks [begin, end); begin >= the stream's time()
   std::int64_t end = 0;
-  std::span<const GridNote> pending;         // own notes scheduled but not fed yet (tick order): fed first
-  std::array<std::int64_t, 128> on_since{};  // own notes sounding at begin: note-on tick, -1 = off
+  std::span<const GridNote> pending;         // own notes scheduled but not fed yet (tick order, none kExtra): fed first
+  std::array<std::int64_t, 128> on_since{};  // own notes sounding at begin (kPlayed or kSilent): note-on tick, -1 = off
+  std::bitset<128> silent;                   // those of on_since that are kSilent
   std::bitset<128> held_by_others;           // keys another part holds: in the model's input, never played
   std::uint8_t source = 0;                   // of the steps fed
   int max_notes_per_beat = 24;               // events: past this a beat only lets time pass

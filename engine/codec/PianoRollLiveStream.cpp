@@ -84,6 +84,7 @@ bool PianoRollLiveStream::roll_out(const LstmModel& model, Sampler& sampler, con
   rollout.time = request.begin;
   rollout.position_offset = position_offset_;
   rollout.on_since = request.on_since;
+  rollout.silent = request.silent;
   rollout.held_by_others = request.held_by_others;
   return rollout.run(model, sampler, request.end, feed, on_note, stop);
   // release_at_end: nothing to feed; the next frame simply does not hold the keys.

@@ -431,6 +431,7 @@ bool LiveEngine::roll_out(std::int64_t beat, std::int64_t deadline_ns) noexcept 
   request.end = request.begin + tpb_;
   request.pending = own_pending_;
   request.on_since = own_on_since_;
+  request.silent = own_silent_;
   // The model's frames hold every part; nextbeat plays what the performer does not hold.
   request.held_by_others = performer_held_;
   request.source = kSelfSource;
@@ -441,9 +442,9 @@ bool LiveEngine::roll_out(std::int64_t beat, std::int64_t deadline_ns) noexcept 
   // The rollout steps a copy of the state (restored below): not counted in model_steps.
   const bool done = stream_->roll_out(
       *model_, sampler_, request, [this](const Step& s) noexcept { model_->step(s); },
-      [&](std::int64_t tick, int pitch, int velocity) noexcept {
+      [&](std::int64_t tick, int pitch, int velocity, NoteRole role) noexcept {
         if (velocity > 0) velocity = std::clamp(static_cast<int>(std::lround(velocity * velocity_scale)), 1, 127);
-        plan_.push_back(OwnEvent{tick, static_cast<std::uint8_t>(pitch), static_cast<std::uint8_t>(velocity)});
+        plan_.push_back(OwnEvent{tick, static_cast<std::uint8_t>(pitch), static_cast<std::uint8_t>(velocity), role});
       },
       [&]() noexcept { return now() > deadline_ns; });
   model_->restore(saved_);
@@ -452,10 +453,16 @@ bool LiveEngine::roll_out(std::int64_t beat, std::int64_t deadline_ns) noexcept 
 
 void LiveEngine::schedule_plan(std::int64_t beat) noexcept {
   for (const OwnEvent& e : plan_) {
+    // density's extra notes sound but are never fed; its silent ones are fed but never sound.
+    if (!fed(e.role)) {
+      emit_note(e.tick, e.pitch, e.velocity);
+      continue;
+    }
     if (e.velocity == 0 && own_on_since_[e.pitch] < 0) continue;
-    emit_note(e.tick, e.pitch, e.velocity);
+    if (sounds(e.role)) emit_note(e.tick, e.pitch, e.velocity);
     own_pending_.push_back(e);
     own_on_since_[e.pitch] = e.velocity > 0 ? e.tick : -1;
+    own_silent_[e.pitch] = e.velocity > 0 && !sounds(e.role);
   }
   last_plan_.assign(plan_.begin(), plan_.end());
   last_plan_beat_ = beat;
@@ -472,9 +479,10 @@ void LiveEngine::play_fallback(std::int64_t beat) noexcept {
       const auto max_ticks = std::max<std::int64_t>(1, std::llround(settings_->engine.max_note_beats * tpb_));
       for (std::size_t p = 0; p < 128; ++p) {
         if (own_on_since_[p] >= 0 && begin - own_on_since_[p] >= max_ticks) {
-          emit_note(begin, static_cast<int>(p), 0);
+          if (!own_silent_[p]) emit_note(begin, static_cast<int>(p), 0);
           own_pending_.push_back(OwnEvent{begin, static_cast<std::uint8_t>(p), 0});
           own_on_since_[p] = -1;
+          own_silent_.reset(p);
         }
       }
       return;
@@ -484,7 +492,7 @@ void LiveEngine::play_fallback(std::int64_t beat) noexcept {
       if (last_plan_beat_ < 0 || last_plan_.empty()) return;
       const std::int64_t shift = (beat - last_plan_beat_) * tpb_;
       plan_.clear();
-      for (const OwnEvent& e : last_plan_) plan_.push_back(OwnEvent{e.tick + shift, e.pitch, e.velocity});
+      for (const OwnEvent& e : last_plan_) plan_.push_back(OwnEvent{e.tick + shift, e.pitch, e.velocity, e.role});
       schedule_plan(beat);
       return;
     }
@@ -504,9 +512,10 @@ void LiveEngine::release_own_at(std::int64_t tick) noexcept {
   for (std::size_t p = 0; p < 128; ++p) {
     if (own_on_since_[p] < 0) continue;
     const std::int64_t at = std::max(tick, own_on_since_[p]);
-    emit_note(at, static_cast<int>(p), 0);
+    if (!own_silent_[p]) emit_note(at, static_cast<int>(p), 0);
     own_pending_.push_back(OwnEvent{at, static_cast<std::uint8_t>(p), 0});
     own_on_since_[p] = -1;
+    own_silent_.reset(p);
     // Keep own_pending_ in tick order without allocating (std::stable_sort
     // may): a note-off lands after the events at or before its tick.
     for (std::size_t i = own_pending_.size() - 1; i > 0 && own_pending_[i - 1].tick > own_pending_[i].tick; --i)
@@ -530,6 +539,7 @@ void LiveEngine::cancel_own() noexcept {
     if (own_on_since_[p] <= tick) feed_note(tick, static_cast<int>(p), 0, kSelfSource);
     own_on_since_[p] = -1;
   }
+  own_silent_.reset();
   out_.emit(OutputEvent{.time_ns = n, .kind = OutputKind::kAllNotesOff});
   stats_.cancels.fetch_add(1, std::memory_order_relaxed);
   playing_ = false;

@@ -10,8 +10,11 @@
 //   the state with the sampling controls; its notes go to the output sink
 //   timestamped. A rollout not finished by the beat is dropped, the fallback
 //   (rest | repeat | hold) plays and the miss is counted.
-// - What nextbeat itself plays is fed to the model when it sounds, so the
-//   state always describes what was heard (both parts).
+// - nextbeat's own part is fed to the model when its time comes, so the
+//   state describes what was heard (both parts), with one exception for
+//   density (NoteRole in LiveStream.h): the model hears its part as it
+//   sampled it, the notes density left silent included and the extra notes
+//   it added left out, so that it keeps its own rate and density scales it.
 // - A rolling context (engine.context_beats) re-primes the state after a
 //   model swap or a reset.
 // - Every note-on it sends gets its note-off: max_note_beats, mode switch,
@@ -217,6 +220,7 @@ class LiveEngine {
   // beat being rolled out / the last beat (for the repeat fallback).
   std::vector<OwnEvent> own_pending_;
   std::array<std::int64_t, 128> own_on_since_{};
+  std::bitset<128> own_silent_;  // those of own_on_since_ that density left silent (fed, never sounding)
   std::vector<OwnEvent> plan_;
   std::vector<OwnEvent> last_plan_;
   std::int64_t last_plan_beat_ = -1;

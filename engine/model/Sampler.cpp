@@ -28,11 +28,14 @@ void Sampler::set_controls(const SamplingControls& controls) {
   rng_.seed(seed);
   history_.fill(-1);
   history_at_ = 0;
+  extra_notes_ = 0;
 }
 
 void Sampler::adjust(const SamplingControls& controls) noexcept {
   controls_ = controls;
   controls_.temperature = std::max(controls_.temperature, 1e-3);
+  controls_.density = std::max(controls_.density, 0.0);
+  if (controls_.density <= 1.0) extra_notes_ = 0;  // turned down: nothing banked plays
   allowed_ = controls.key ? allowed_pitches(*controls.key, controls.scale) : PitchSet().set();
   for (int p = 0; p < kMidiPitches; ++p)
     if (p < controls.pitch_min || p > controls.pitch_max) allowed_.reset(static_cast<std::size_t>(p));
@@ -47,25 +50,40 @@ bool Sampler::recently_played(int pitch) const noexcept {
   return std::find(history_.begin(), history_.end(), pitch) != history_.end();
 }
 
+bool Sampler::onset_sounds() noexcept {
+  const double d = controls_.density;
+  if (d < 1.0) return uniform() < d;
+  if (d > 1.0) extra_notes_ = std::min(kMaxExtraNotes, extra_notes_ + (d - 1.0));
+  return true;
+}
+
 int Sampler::sample_token(std::span<const float> logits, bool allow_notes) noexcept {
+  return sample_filtered(logits, allow_notes ? TokenFilter::kAny : TokenFilter::kNoNotes);
+}
+
+int Sampler::sample_note(std::span<const float> logits, const std::bitset<128>& excluded) noexcept {
+  const int token = sample_filtered(logits, TokenFilter::kNotesOnly, excluded);
+  return EventLayout::is_note_on(token) ? token : -1;
+}
+
+int Sampler::sample_filtered(std::span<const float> logits, TokenFilter filter,
+                             const std::bitset<128>& excluded) noexcept {
   const std::size_t n = std::min(logits.size(), scratch_.size());
   const double inv_t = 1.0 / controls_.temperature;
-  const double log_density = controls_.density > 0 ? std::log(controls_.density) : kNegInf;
+  const bool allow_notes = filter != TokenFilter::kNoNotes;
   double max_logit = kNegInf;
   for (std::size_t i = 0; i < n; ++i) {
     const int id = static_cast<int>(i);
     double l = logits[i];
     if (EventLayout::is_note_on(id)) {
       const int pitch = EventLayout::pitch_of(id);
-      if (!allow_notes || !allowed_[static_cast<std::size_t>(pitch)]) {
+      if (!allow_notes || !allowed_[static_cast<std::size_t>(pitch)] || excluded[static_cast<std::size_t>(pitch)]) {
         l = kNegInf;
-      } else {
+      } else if (controls_.repetition_penalty > 1.0 && recently_played(pitch)) {
         // CTRL-style penalty: shrinks a positive logit, grows a negative one.
-        if (controls_.repetition_penalty > 1.0 && recently_played(pitch))
-          l = l > 0 ? l / controls_.repetition_penalty : l * controls_.repetition_penalty;
-        l += log_density;
+        l = l > 0 ? l / controls_.repetition_penalty : l * controls_.repetition_penalty;
       }
-    } else if (!allow_notes && layout_.is_velocity(id)) {
+    } else if (filter == TokenFilter::kNotesOnly || (!allow_notes && layout_.is_velocity(id))) {
       l = kNegInf;
     }
     scratch_[i] = l * inv_t;
@@ -125,7 +143,6 @@ int Sampler::sample_token(std::span<const float> logits, bool allow_notes) noexc
 Frame Sampler::sample_frame(std::span<const float> logits, std::span<const float> nade) noexcept {
   Frame frame;
   const double inv_t = 1.0 / controls_.temperature;
-  const double log_density = controls_.density > 0 ? std::log(controls_.density) : kNegInf;
   const bool with_nade = nade.size() == static_cast<std::size_t>(kKeys) * kKeys;
   for (std::size_t k = 0; k < kKeys && k < logits.size(); ++k) {
     const int pitch = kLowestKey + static_cast<int>(k);
@@ -135,10 +152,10 @@ Frame Sampler::sample_frame(std::span<const float> logits, std::span<const float
       for (std::size_t j = 0; j < k; ++j)
         if (frame[j]) l += nade[k * kKeys + j];
     scratch_[k] = 0;
-    if (!allowed_[static_cast<std::size_t>(pitch)] || !std::isfinite(log_density)) continue;
+    if (!allowed_[static_cast<std::size_t>(pitch)]) continue;
     if (controls_.repetition_penalty > 1.0 && recently_played(pitch))
       l = l > 0 ? l / controls_.repetition_penalty : l * controls_.repetition_penalty;
-    const double p = 1.0 / (1.0 + std::exp(-(l + log_density) * inv_t));
+    const double p = 1.0 / (1.0 + std::exp(-l * inv_t));
     scratch_[k] = p;
     if (uniform() < p) frame.set(k);
   }
@@ -156,6 +173,28 @@ Frame Sampler::sample_frame(std::span<const float> logits, std::span<const float
   for (std::size_t k = 0; k < kKeys; ++k)
     if (frame[k]) note_played(kLowestKey + static_cast<int>(k));
   return frame;
+}
+
+int Sampler::sample_extra_key(const Frame& frame, const std::bitset<128>& excluded) noexcept {
+  if (controls_.top_k > 0 && static_cast<int>(frame.count()) >= controls_.top_k) return -1;
+  // scratch_ holds each allowed key's probability from the last sample_frame (0 otherwise).
+  const auto candidate = [&](std::size_t k) {
+    return !frame[k] && !excluded[static_cast<std::size_t>(kLowestKey) + k] ? scratch_[k] : 0.0;
+  };
+  double total = 0;
+  for (std::size_t k = 0; k < kKeys; ++k) total += candidate(k);
+  if (!(total > 0)) return -1;
+  double u = uniform() * total;
+  int chosen = -1;
+  for (std::size_t k = 0; k < kKeys; ++k) {
+    const double p = candidate(k);
+    if (p <= 0) continue;
+    chosen = static_cast<int>(k);
+    u -= p;
+    if (u <= 0) break;
+  }
+  if (chosen >= 0) note_played(kLowestKey + chosen);
+  return chosen;
 }
 
 }  // namespace nextbeat::engine

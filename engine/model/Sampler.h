@@ -2,13 +2,25 @@
 // under the performer's controls: temperature, top-k, top-p, key + scale,
 // pitch range, repetition penalty and density. Plain C++ (no LibTorch).
 //
-// Real-time contract: sample_token, sample_frame and note_played are
+// Density is notes per beat relative to the model's own rate. It does not
+// bend the model's probabilities (a confident model shrugged that off: 0.25
+// and 2 gave 109 and 119 notes against 108): the rollouts (EventRollout.h,
+// FrameRollout.h) let the model play its part at its own rate and ask the
+// sampler about each note it starts (onset_sounds): below 1 a note sounds
+// with probability `density` (the model still hears it, so it keeps its own
+// rate and the sounding rate is density times it); above 1 each note banks
+// density - 1 extra notes, which the rollout asks the model for at the next
+// gap (extra_note_due, sample_note, sample_extra_key).
+//
+// Real-time contract: sample_token, sample_frame, note_played and the density calls are
 // real-time safe (no allocation, no locks); all scratch space is allocated
 // by the constructor and set_controls, which run off the real-time path.
 // called on: the engine thread (live) or one offline thread.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -28,7 +40,7 @@ struct SamplingControls {
   std::optional<int> key;    // pitch class of the key (C = 0); none = no constraint
   ScaleKind scale = ScaleKind::kMajor;
   double repetition_penalty = 1.0;  // >= 1: the pitches of the last notes become less likely
-  double density = 1.0;             // odds of a note (NOTE_ON or key on) multiplied by this; 0 = silence
+  double density = 1.0;             // notes per beat, times the model's own rate; 0 = silence (see above)
   int pitch_min = 21;
   int pitch_max = 108;
   std::uint64_t seed = 0;  // 0 = from the clock
@@ -53,8 +65,28 @@ class Sampler {
   // Remembers a pitch for the repetition penalty (done by sample_* for notes they pick).
   void note_played(int pitch) noexcept;
 
+  // Density, asked by the rollouts. real-time safe: no allocation, no locks.
+  // A note the model starts of its own accord: whether it sounds (density < 1:
+  // with probability density); density > 1 banks density - 1 extra notes.
+  bool onset_sounds() noexcept;
+  // Whether an extra note is banked; the rollout plays one and says so.
+  bool extra_note_due() const noexcept { return extra_notes_ >= 1.0; }
+  void extra_note_played() noexcept { extra_notes_ = std::max(0.0, extra_notes_ - 1.0); }
+  // events: a NOTE_ON drawn from the logits among the allowed notes alone,
+  // none of `excluded` (by pitch; the other controls apply); -1 when none is left.
+  int sample_note(std::span<const float> logits, const std::bitset<128>& excluded) noexcept;
+  // pianoroll: a key (0..kKeys-1) not in `frame` nor `excluded` (by MIDI
+  // pitch), drawn by its probability in the last sample_frame; -1 = none.
+  int sample_extra_key(const Frame& frame, const std::bitset<128>& excluded) noexcept;
+
  private:
   static constexpr std::size_t kHistory = 16;  // notes the repetition penalty looks back on
+  // Extra notes banked at most: a model that leaves no gap does not store up a burst.
+  static constexpr double kMaxExtraNotes = 8.0;
+
+  enum class TokenFilter { kAny, kNoNotes, kNotesOnly };
+  int sample_filtered(std::span<const float> logits, TokenFilter filter,
+                      const std::bitset<128>& excluded = {}) noexcept;
 
   double uniform() noexcept { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
   bool recently_played(int pitch) const noexcept;
@@ -68,6 +100,7 @@ class Sampler {
   std::vector<int> order_;             // indices sorted by probability
   std::array<int, kHistory> history_;  // ring of recent pitches (-1 = empty)
   std::size_t history_at_ = 0;
+  double extra_notes_ = 0;  // density > 1: extra notes banked, not yet played
 };
 
 }  // namespace nextbeat::engine

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <map>
+#include <utility>
+#include <vector>
 
 #include "engine/codec/Grid.h"
 #include "engine/codec/LiveStream.h"
@@ -33,21 +37,53 @@ struct Feeder {
   std::vector<Step> steps;
 };
 
-Continuation finish(const Codec& codec, const Score& prime, std::vector<Step> steps, double start_beat,
-                    std::size_t generated_steps, const GenerateOptions& options) {
+// What on_note heard: every note that sounded (not NoteRole::kSilent), as
+// (grid tick, pitch, velocity; 0 = its end), in order.
+using Heard = std::vector<GridNote>;
+
+// The continuation is decoded from the steps fed, keeping the notes that
+// sounded: the steps also hold the notes density left silent, and lack the
+// extra notes it added (NoteRole in LiveStream.h), which come from `heard`.
+Continuation finish(const Codec& codec, const Score& prime, std::vector<Step> steps, double start_beat, int grid,
+                    const Heard& heard, std::int64_t end_tick, std::size_t generated_steps,
+                    const GenerateOptions& options) {
   Continuation out;
   out.start_beat = start_beat;
   out.model_steps = generated_steps;
   out.score = prime;
   for (auto& note : out.score.notes) note.source = 0;
-  const Score decoded = codec.decode(EncodedSequence{std::move(steps), prime.source});
-  for (Note note : decoded.notes) {
-    if (note.start_beat < start_beat - 1e-9) continue;
+  // The heard notes, paired, by onset.
+  std::map<std::pair<std::int64_t, int>, Note> sounded;
+  std::array<std::pair<std::int64_t, int>, 128> open;  // onset tick (-1 = none) and velocity, by pitch
+  open.fill({-1, 0});
+  const auto close = [&](int pitch, std::int64_t tick) {
+    const auto [on, velocity] = open[static_cast<std::size_t>(pitch)];
+    if (on < 0) return;
+    sounded[{on, pitch}] = Note{.pitch = pitch,
+                                .velocity = velocity,
+                                .start_beat = static_cast<double>(on) / grid,
+                                .end_beat = static_cast<double>(std::max(tick, on + 1)) / grid};
+  };
+  for (const GridNote& e : heard) {
+    close(e.pitch, e.tick);
+    open[e.pitch] = e.velocity > 0 ? std::pair{e.tick, int{e.velocity}} : std::pair{std::int64_t{-1}, 0};
+  }
+  for (int p = 0; p < 128; ++p) close(p, end_tick);  // pianoroll: what sounds at the end
+  const auto add = [&](Note note) {
     note.source = 1;
     note.velocity = std::clamp(static_cast<int>(std::lround(note.velocity * options.velocity_scale)), 1, 127);
     out.score.notes.push_back(note);
     ++out.generated_notes;
+  };
+  const Score decoded = codec.decode(EncodedSequence{std::move(steps), prime.source});
+  for (const Note& note : decoded.notes) {
+    if (note.start_beat < start_beat - 1e-9) continue;
+    const auto it = sounded.find({std::llround(note.start_beat * grid), note.pitch});
+    if (it == sounded.end()) continue;  // left silent
+    sounded.erase(it);
+    add(note);
   }
+  for (const auto& [onset, note] : sounded) add(note);  // extra notes, never fed
   out.score.sort_notes();
   return out;
 }
@@ -80,11 +116,18 @@ Continuation continue_score(LstmModel& model, const Codec& codec, const Score& p
   request.max_notes_per_beat = o.max_notes_per_beat;
   request.max_note_beats = o.max_note_beats;
   request.release_at_end = true;
-  // The notes are decoded from the steps afterwards (finish), so on_note has nothing to do.
+  // The notes are decoded from the steps afterwards (finish), with what on_note heard.
+  Heard heard;
   stream.roll_out(
-      model, sampler, request, feed, [](std::int64_t, int, int) noexcept {}, []() noexcept { return false; });
+      model, sampler, request, feed,
+      [&heard](std::int64_t tick, int pitch, int velocity, NoteRole role) noexcept {
+        if (sounds(role))
+          heard.push_back(GridNote{tick, static_cast<std::uint8_t>(pitch), static_cast<std::uint8_t>(velocity), role});
+      },
+      []() noexcept { return false; });
   const std::size_t generated = steps.size() - prime_steps;
-  return finish(codec, prime, std::move(steps), static_cast<double>(start) / grid, generated, o);
+  return finish(codec, prime, std::move(steps), static_cast<double>(start) / grid, grid, heard, request.end, generated,
+                o);
 }
 
 std::vector<Step> self_sampled_steps(LstmModel& model, int count, std::uint64_t seed) {

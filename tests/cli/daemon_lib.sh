@@ -22,7 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT
 export JACK_DEFAULT_SERVER=nextbeat-test-no-such-server-$$
-osc_port=$((20000 + RANDOM % 20000))
+# Two adjacent free UDP ports picked by the kernel: random picks collided under ctest -j.
+osc_port=$(/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../tools/free_udp_port.py") || { echo "FAIL: no free UDP port"; exit 1; }
 reply_port=$((osc_port + 1))
 
 fail() {

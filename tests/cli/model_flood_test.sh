@@ -16,7 +16,7 @@ for _ in $(seq 100); do grep -q "model swapped" "$log" && break; sleep 0.1; done
 # model loads. The last one names the pianoroll model.
 BUNDLES=20 EVERY_MS=10 /usr/bin/python3 "$(dirname "$0")/osc_bundle.py" $osc_port 20 /nextbeat/model s:default:events
 /usr/bin/python3 "$(dirname "$0")/osc_bundle.py" $osc_port 100 /nextbeat/model s:default:pianoroll
-sleep 2
+for _ in $(seq 100); do grep -q "model swapped to default:pianoroll" "$log" && break; sleep 0.1; done
 # If the last bundle came while a model loaded, it was refused: ask once more.
 if ! tail -1 <(grep "model swapped" "$log") | grep -q pianoroll; then
   /usr/bin/python3 "$(dirname "$0")/osc_bundle.py" $osc_port 1 /nextbeat/model s:default:pianoroll

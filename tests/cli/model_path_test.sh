@@ -12,7 +12,16 @@ cp "$root/engine/models/pianoroll.nbm" "$tmp/elsewhere/other.nbm"
 
 printf '[model]\ndirs = ["%s"]\n[osc]\nport = %d\nreply_port = %d\n' "$tmp/models" $osc_port $reply_port >"$tmp/cfg.toml"
 start_daemon --config "$tmp/cfg.toml"
-send() { /usr/bin/python3 "$(dirname "$0")/osc_bundle.py" $osc_port 1 /nextbeat/model "s:$1"; sleep 0.7; }
+sent=0
+send() {  # one request, then its answer (a refusal or the swap) before the next
+  /usr/bin/python3 "$(dirname "$0")/osc_bundle.py" $osc_port 1 /nextbeat/model "s:$1" || fail "could not send"
+  sent=$((sent + 1))
+  for _ in $(seq 100); do
+    [ $(($(grep -c "/nextbeat/error" "$tmp/replies") + $(grep -c "model swapped" "$log"))) -ge $sent ] && return 0
+    sleep 0.1
+  done
+  fail "no answer to request $sent ($1)"
+}
 
 send "$tmp/elsewhere/other.nbm"          # exists, outside dirs
 send "$tmp/elsewhere/missing.nbm"        # does not exist, outside dirs

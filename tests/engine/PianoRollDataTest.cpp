@@ -148,5 +148,5 @@ TEST_CASE("piano-roll JSON files: the message names the file as given", "[unit]"
   CHECK_THROWS_WITH(load_pianoroll_json(bad, 1),
                     bad.string() + ": valid[0][0][1]: expected a MIDI pitch 21..108, got 130");
   CHECK_THROWS_WITH(load_pianoroll_json(dir / "missing.json", 1),
-                    (dir / "missing.json").string() + ": cannot open the file");
+                    (dir / "missing.json").string() + ": No such file or directory");
 }

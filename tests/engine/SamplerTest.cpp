@@ -220,32 +220,39 @@ TEST_CASE("sampler: temperature and top-p change the entropy as they should", "[
   }
 }
 
+// Density does not bend the logits (Sampler.h): the rollouts ask
+// onset_sounds() about each note the model starts, and play it only if it says so.
 TEST_CASE("sampler: density near 0 yields no notes", "[unit][sampler]") {
-  for (const double density : {0.0, 1e-12}) {
-    CAPTURE(density);
+  const auto sounding = [](double density) {
     auto controls = seeded();
     controls.density = density;
-    SECTION("events") {
-      auto logits = in_range_logits(3);
-      for (int p = 21; p <= 108; ++p) logits[static_cast<std::size_t>(EventLayout::note_on_token(p))] = 4.0F;
-      Sampler dense(events_codec(), seeded());
-      const auto notes = [](const std::map<int, int>& h) {
-        int n = 0;
-        for (const auto& [token, count] : h)
-          if (EventLayout::is_note_on(token)) n += count;
-        return n;
-      };
-      CHECK(notes(histogram(dense, logits)) > kDraws / 2);  // the same logits at density 1: mostly notes
-      Sampler s(events_codec(), controls);
-      CHECK(notes(histogram(s, logits)) == 0);
+    Sampler s(events_codec(), controls);
+    int n = 0;
+    for (int i = 0; i < kDraws; ++i) n += s.onset_sounds() ? 1 : 0;
+    return n;
+  };
+  CHECK(sounding(0.0) == 0);
+  CHECK(sounding(1e-12) == 0);
+  CHECK(sounding(1e-6) <= 1);
+  CHECK(sounding(1.0) == kDraws);  // the same onsets at density 1: every one sounds
+  CHECK(std::abs(sounding(0.3) - 0.3 * kDraws) < 4 * std::sqrt(0.3 * 0.7 * kDraws));
+  SECTION("nothing is banked below 1; above 1 density - 1 extra notes an onset") {
+    auto controls = seeded();
+    controls.density = 0.01;
+    Sampler quiet(events_codec(), controls);
+    for (int i = 0; i < 100; ++i) quiet.onset_sounds();
+    CHECK(!quiet.extra_note_due());
+    controls.density = 1.5;
+    Sampler dense(events_codec(), controls);
+    int extras = 0;
+    for (int i = 0; i < 100; ++i) {
+      CHECK(dense.onset_sounds());
+      while (dense.extra_note_due()) {
+        dense.extra_note_played();
+        ++extras;
+      }
     }
-    SECTION("pianoroll") {
-      const std::vector<float> logits(kKeys, 4.0F);
-      Sampler s(pianoroll_codec(), controls);
-      std::size_t keys = 0;
-      for (int i = 0; i < kDraws; ++i) keys += s.sample_frame(logits, {}).count();
-      CHECK(keys == 0);
-    }
+    CHECK(extras == 50);
   }
 }
 

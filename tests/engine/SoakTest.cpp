@@ -79,8 +79,7 @@ long resident_kb() {
 
 }  // namespace
 
-TEST_CASE("soak: 100,000 beats of random controls, swaps and floods leave no note on and memory flat",
-          "[soak][live]") {
+TEST_CASE("soak: 100,000 beats of random controls, swaps and floods leave no note on and memory flat", "[soak][live]") {
   const char* env = std::getenv("NEXTBEAT_SOAK_BEATS");
   const std::int64_t target_beats = env != nullptr ? std::atoll(env) : 100'000;
   config::Config config;
@@ -160,8 +159,8 @@ TEST_CASE("soak: 100,000 beats of random controls, swaps and floods leave no not
       ++floods;
     }
     if (sink.beats % 10'000 == 5'000) {  // a model swap, the other codec
-      auto old = engine->swap_model(prepare_model_swap(std::make_unique<LstmModel>(
-          LstmModel::load(resolve_model_path(kModels[(swaps + 1) % 2])))));
+      auto old = engine->swap_model(prepare_model_swap(
+          std::make_unique<LstmModel>(LstmModel::load(resolve_model_path(kModels[(swaps + 1) % 2])))));
       ++swaps;
     }
     if (sink.beats % 7'000 == 0) {  // SIGHUP: the config file's values again
@@ -184,12 +183,12 @@ TEST_CASE("soak: 100,000 beats of random controls, swaps and floods leave no not
     scheduler.play_due(clock.t());
   }
   const auto& stats = engine->stats();
-  std::printf("soak: %lld beats, %lld notes, %lld controls, %lld swaps, %lld reconfigures, %lld floods; "
-              "longest note %.1f s (bound %.1f s); %lld misses; RSS %ld -> %ld kB\n",
-              static_cast<long long>(sink.beats), static_cast<long long>(sink.notes), static_cast<long long>(controls),
-              static_cast<long long>(swaps), static_cast<long long>(reconfigures), static_cast<long long>(floods),
-              sink.longest_ns / 1e9, longest_allowed_ns / 1e9, static_cast<long long>(stats.misses.load()), rss_warm,
-              rss_end);
+  std::printf(
+      "soak: %lld beats, %lld notes, %lld controls, %lld swaps, %lld reconfigures, %lld floods; "
+      "longest note %.1f s (bound %.1f s); %lld misses; RSS %ld -> %ld kB\n",
+      static_cast<long long>(sink.beats), static_cast<long long>(sink.notes), static_cast<long long>(controls),
+      static_cast<long long>(swaps), static_cast<long long>(reconfigures), static_cast<long long>(floods),
+      sink.longest_ns / 1e9, longest_allowed_ns / 1e9, static_cast<long long>(stats.misses.load()), rss_warm, rss_end);
   CHECK(sink.notes > target_beats / 10);  // it played throughout (mute, pitch ranges and density thin it)
   CHECK(sink.sounding == 0);
   CHECK(sink.longest_ns <= longest_allowed_ns);

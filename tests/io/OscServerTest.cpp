@@ -733,6 +733,41 @@ TEST_CASE("osc server: IPv6 and dual stack", "[integration]") {
   CHECK(events[0].value == 100);
 }
 
+TEST_CASE("osc server: IPv6 entries of the allow list admit their sender and no other", "[integration]") {
+  require_tools({"oscsend"}, "liblo-tools");
+  engine::InputHub hub;
+  FakeRequests requests;
+  config::OscConfig config = loopback_config(free_udp_port());
+  config.bind = "::";
+  config.reply_host = "::1";
+  config.allow = {"::1"};  // IPv6 loopback only: 127.0.0.1 (IPv4-mapped) is someone else
+  std::unique_ptr<io::OscServer> server;
+  try {
+    server = std::make_unique<io::OscServer>(config, hub, requests);
+  } catch (const std::runtime_error& e) {
+    test::skip_test(std::string("no IPv6 here: ") + e.what());
+  }
+  // Debian's oscsend cannot send over IPv6 ("Address family for hostname not
+  // supported"): the datagram goes from a socket of the test's own.
+  const int sock = ::socket(AF_INET6, SOCK_DGRAM, 0);
+  REQUIRE(sock >= 0);
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  to.sin6_port = htons(static_cast<std::uint16_t>(server->port()));
+  to.sin6_addr = in6addr_loopback;
+  const auto bytes = Msg("/nextbeat/tempo").f(100).bytes();
+  const auto sent = ::sendto(sock, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+  ::close(sock);
+  REQUIRE(sent == static_cast<ssize_t>(bytes.size()));
+  const auto events = wait_events(hub, 1);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].value == 100);
+  TempDirectory dir("nextbeat-osctest");
+  REQUIRE(oscsend(dir, server->port(), {"/nextbeat/tempo", "f", "90"}) == 0);  // from 127.0.0.1
+  CHECK(test::wait_until([&] { return server->counters().ignored == 1; }));
+  CHECK(wait_events(hub, 1, std::chrono::milliseconds(300)).empty());
+}
+
 TEST_CASE("osc pd: a Pure Data patch plays notes to the server", "[integration]") {
   require_tools({"pd"}, "puredata-core");
   TempDirectory dir("nextbeat-osctest");

@@ -7,11 +7,14 @@ inputs) and connects its MIDI input to nextbeat's output port (python3-rtmidi, J
 
   play BEATS BPM   quarter notes of a C-major phrase, BEATS of them at BPM
   wait SECONDS     listen only
-  report FILE      write what was heard (JSON) and answer "reported"
+  mark NAME        note the time NAME (e.g. the moment of a SIGTERM) and answer "marked"
+  report FILE      write what was heard, played and marked (JSON) and answer "reported"
   quit             close the clients cleanly and exit
 
 It answers "ready" once connected, and "done" after each play/wait. What it
-hears is stamped with time.monotonic_ns() in the rtmidi callback.
+hears is stamped with time.monotonic_ns() in the rtmidi callback; each
+play/wait is reported as a segment [command, start_ns, end_ns], so that the
+checks can ask what nextbeat did while the performer played or paused.
 """
 import json
 import sys
@@ -58,11 +61,14 @@ def main():
     ears.open_port(index, "ears")
     say("ready")
     played = []
+    segments = []
+    marks = {}
     for line in sys.stdin:
         words = line.split()
         if not words:
             continue
         if words[0] == "play":
+            segment_start = time.monotonic_ns()
             beats, bpm = int(words[1]), float(words[2])
             beat_s = 60.0 / bpm
             start = time.monotonic()
@@ -74,15 +80,21 @@ def main():
                 played.append((time.monotonic_ns(), pitch))
                 time.sleep(max(0.0, at + 0.8 * beat_s - time.monotonic()))
                 keys.send_message([0x80, pitch, 0])
+            segments.append([line.strip(), segment_start, time.monotonic_ns()])
             say("done")
         elif words[0] == "wait":
+            segment_start = time.monotonic_ns()
             time.sleep(float(words[1]))
+            segments.append([line.strip(), segment_start, time.monotonic_ns()])
             say("done")
+        elif words[0] == "mark":
+            marks[words[1]] = time.monotonic_ns()
+            say("marked")
         elif words[0] == "report":
             with lock:
                 events = list(heard)
             with open(words[1], "w") as f:
-                json.dump({"heard": events, "played": played}, f)
+                json.dump({"heard": events, "played": played, "segments": segments, "marks": marks}, f)
             say("reported")
         elif words[0] == "quit":
             break
