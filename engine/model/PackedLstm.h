@@ -15,7 +15,11 @@
 // - Gate nonlinearities use a vectorisable exp (relative error ~1e-7).
 // - Optional reduced-precision weights (fp16, or int8 with one scale per
 //   row) halve or quarter the bytes read, for models whose weights do not fit
-//   in cache; the accumulation stays in fp32.
+//   in cache. fp16 accumulates in fp32. int8 multiplies in integers: the
+//   input vector is quantised per product to 16 bits (a power-of-two scale,
+//   split into a high and a low byte), so the product is two exact int32
+//   dot products per row (VNNI's vpdpbusd where the CPU has it), converted
+//   to float once per row.
 // - No allocation, no lock and no thread hand-off per step.
 #pragma once
 
@@ -55,9 +59,12 @@ struct LstmWeights {
 class PackedMatrix {
  public:
   static constexpr int kBlockRows = 64;
+  // int8: columns are packed in groups of 4 (one int32 lane of vpdpbusd).
+  static constexpr int kGroupCols = 4;
   PackedMatrix() = default;
   PackedMatrix(std::span<const float> row_major, int rows, int cols, WeightPrecision precision);
-  // y[rows] = W x[cols]. real-time safe: no allocation, no locks.
+  // y[rows] = W x[cols]. real-time safe: no allocation, no locks; not
+  // reentrant (int8 quantises x into scratch members).
   void multiply(const float* x, float* y) const noexcept;
   std::size_t bytes() const;
 
@@ -65,11 +72,14 @@ class PackedMatrix {
   int rows_ = 0;
   int cols_ = 0;
   int blocks_ = 0;
+  int groups_ = 0;  // int8: column groups of kGroupCols (the last one zero-padded)
   WeightPrecision precision_ = WeightPrecision::kFloat32;
   std::vector<float> f32_;
   std::vector<std::uint16_t> f16_;  // IEEE half bits
   std::vector<std::int8_t> i8_;
-  std::vector<float> scale_;  // int8: per row
+  std::vector<float> scale_;                          // int8: per row
+  std::vector<std::int32_t> row_sum_;                 // int8: per row, the sum of its int8 weights
+  mutable std::vector<std::uint8_t> x_high_, x_low_;  // int8: x quantised, [groups_ x kGroupCols] each
 };
 
 class PackedLstm {

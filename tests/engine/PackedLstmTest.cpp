@@ -202,10 +202,10 @@ TEST_CASE("fp16 and int8 weights keep the distribution within the stated toleran
   std::vector<Case> cases;
   // Measured (mean KL, max TV, top-1 of 400 steps): events fp16 5.7e-8, 7.0e-4, 1; int8 1.6e-4, 0.037, 0.995.
   // pianoroll fp16 5.1e-8, 1.9e-4, 1; int8 3.8e-4, 0.014, 0.9925. sharpened fp16 2.8e-7, 3.9e-4, 0.995;
-  // int8 1.0e-4, 0.0076, 0.9825.
+  // int8 1.0e-4, 0.0076, 0.98. Top-1 bounds allow ~2.5x the measured disagreement.
   const Bound events_fp16{1.5e-7, 2e-3, 0.995}, events_int8{4e-4, 0.08, 0.985};
   const Bound pianoroll_fp16{1.5e-7, 5e-4, 0.995}, pianoroll_int8{1e-3, 0.04, 0.98};
-  const Bound sharpened_fp16{8e-7, 1e-3, 0.985}, sharpened_int8{3e-4, 0.02, 0.97};
+  const Bound sharpened_fp16{8e-7, 1e-3, 0.985}, sharpened_int8{3e-4, 0.02, 0.95};
   cases.push_back(
       {"default:events", LstmModel::load(resolve_model_path("default:events")), true, events_fp16, events_int8});
   cases.push_back({"default:pianoroll", LstmModel::load(resolve_model_path("default:pianoroll")), false, pianoroll_fp16,

@@ -11,8 +11,10 @@
 //                                    fails above kCrossTolerance
 //
 // The reference uses the same rounded weights as the packed step (fp16: the
-// nearest binary16, int8: q * scale), so what it measures is the arithmetic
-// (accumulation order, FMA, exp_approx), not the rounding of the weights.
+// nearest binary16, int8: q * scale) and, for int8, the same rounded inputs
+// (each product's x quantised to 16 bits, as PackedLstm.cpp does), so what it
+// measures is the arithmetic (accumulation order, FMA, exp_approx), not the
+// rounding.
 // Exit code 0 when within tolerance, 1 when not, 2 on a usage or I/O error.
 #include <algorithm>
 #include <bit>
@@ -149,6 +151,24 @@ std::vector<double> rounded(const std::vector<float>& row_major, int rows, int c
   return out;
 }
 
+// The input of an int8 product as the packed step multiplies it
+// (PackedLstm.cpp, quantise_input): q = round(x 2^e) (half away from zero),
+// |q| <= 32767, with 2^e from max |x| so that max |x| 2^e is in [2^14, 2^15).
+std::vector<double> quantised(const std::vector<double>& x) {
+  float peak = 0;
+  for (const double v : x) peak = std::max(peak, std::abs(static_cast<float>(v)));
+  int exponent = 0;
+  std::frexp(peak, &exponent);
+  exponent = std::clamp(exponent, -100, 100);
+  const double scale = std::ldexp(1.0, 15 - exponent);
+  std::vector<double> out(x.size());
+  for (std::size_t k = 0; k < x.size(); ++k) {
+    const double r = std::clamp(x[k] * scale, -32767.0, 32767.0);
+    out[k] = std::round(r) / scale;
+  }
+  return out;
+}
+
 double sigmoid(double x) {
   return 1.0 / (1.0 + std::exp(-x));
 }
@@ -157,7 +177,8 @@ double sigmoid(double x) {
 // gate order i, f, g, o), not from the packed layout.
 class ReferenceLstm {
  public:
-  ReferenceLstm(const LstmWeights& w, WeightPrecision precision) : w_(w) {
+  ReferenceLstm(const LstmWeights& w, WeightPrecision precision)
+      : w_(w), quantised_inputs_(precision == WeightPrecision::kInt8) {
     for (int l = 0; l < kLayers; ++l)
       recurrent_.push_back(
           rounded(w.recurrent[static_cast<std::size_t>(l)], 4 * kHidden, (l == 0 ? 1 : 2) * kHidden, precision));
@@ -173,6 +194,7 @@ class ReferenceLstm {
       double* cl = c.data() + l * kHidden;
       x.assign(hl, hl + kHidden);
       if (l > 0) x.insert(x.begin(), hl - kHidden, hl);  // [h_below; h]
+      if (quantised_inputs_) x = quantised(x);
       const auto& m = recurrent_[static_cast<std::size_t>(l)];
       for (int r = 0; r < g; ++r) {
         double sum = w_.bias[static_cast<std::size_t>(l)][static_cast<std::size_t>(r)];
@@ -191,16 +213,19 @@ class ReferenceLstm {
         hl[j] = sigmoid(at(3)) * std::tanh(cl[j]);
       }
     }
-    const double* top = h.data() + (kLayers - 1) * kHidden;
+    std::vector<double> top(h.begin() + (kLayers - 1) * kHidden, h.end());
+    if (quantised_inputs_) top = quantised(top);
     for (int o = 0; o < kOutput; ++o) {
       double sum = w_.head_bias[static_cast<std::size_t>(o)];
-      for (int k = 0; k < kHidden; ++k) sum += head_[static_cast<std::size_t>(o * kHidden + k)] * top[k];
+      for (int k = 0; k < kHidden; ++k)
+        sum += head_[static_cast<std::size_t>(o * kHidden + k)] * top[static_cast<std::size_t>(k)];
       logits[static_cast<std::size_t>(o)] = sum;
     }
   }
 
  private:
   const LstmWeights& w_;
+  bool quantised_inputs_;
   std::vector<std::vector<double>> recurrent_;
   std::vector<double> head_;
 };
