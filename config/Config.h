@@ -194,7 +194,7 @@ struct ConfigIssue {
   std::string source;  // file path, or "-o key=value" for an override
   int line = 0;        // 1-based; 0 when unknown (e.g. the file cannot be read)
   int column = 0;
-  std::string key;                // "sampling.temperature"; empty for syntax errors
+  std::string key;                // "sampling.temperature"; for a syntax error, the key its line defines, if any
   std::string message;            // what is wrong and what is allowed
   std::string to_string() const;  // "file:line:col: key: message"
 };

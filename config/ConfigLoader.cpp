@@ -290,6 +290,39 @@ class Loader {
   std::set<std::string, std::less<>> user_cc_;           // [cc] controls set by the user
 };
 
+// The key a line of the text defines: "section.key" for a key = value line,
+// the table's name for a [header] line, "" for anything else. toml++ stops
+// at a syntax error before it knows the key, so the error reads it here.
+std::string key_on_line(std::string_view text, std::size_t line) {
+  const auto trim = [](std::string_view v) {
+    const auto first = v.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos) return std::string_view{};
+    return v.substr(first, v.find_last_not_of(" \t\r") - first + 1);
+  };
+  std::string section;
+  std::size_t at = 0;
+  for (std::size_t n = 1; n <= line && at <= text.size(); ++n) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    const std::string_view l = trim(text.substr(at, end - at));
+    at = end + 1;
+    if (l.starts_with('[')) {
+      const auto close = l.find(']');
+      const std::string name(
+          trim(l.substr(l.find_first_not_of('['),
+                        close == std::string_view::npos ? std::string_view::npos : close - l.find_first_not_of('['))));
+      if (n == line) return name;
+      section = name;
+    } else if (n == line) {
+      const auto name_end = l.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+      if (name_end == 0 || name_end == std::string_view::npos) return "";
+      if (!trim(l.substr(name_end)).starts_with('=')) return "";
+      const std::string key(l.substr(0, name_end));
+      return section.empty() ? key : section + "." + key;
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 Config load_config_string(std::string_view toml_text, std::string_view source_name,
@@ -305,6 +338,7 @@ Config load_config_string(std::string_view toml_text, std::string_view source_na
     throw ConfigError({{.source = source,
                         .line = static_cast<int>(e.source().begin.line),
                         .column = static_cast<int>(e.source().begin.column),
+                        .key = key_on_line(toml_text, e.source().begin.line),
                         .message = std::string(e.description())}});
   }
   loader.apply_document(doc, source, true);

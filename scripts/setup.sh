@@ -43,6 +43,7 @@ test_pkgs=(
   python3-rtmidi
   python3-torch
   python3-numpy           # pitch of the recorded audio in tests/live
+  libxml2-utils           # xmllint: the SVG plots are checked as XML (tests/engine/SvgTest.cpp)
   stress-ng
   sox
   clang-format            # the format check in the test suite

@@ -2,6 +2,7 @@
 // performer, no device: the outputs go through the output thread's
 // timetable (OutputScheduler) into a recorder, as they would go to MIDI.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -209,44 +210,135 @@ TEST_CASE("a rollout that misses its deadline is dropped, the fallback plays and
   }
 }
 
+namespace {
+
+// What the stop-path test looks at, right after each action: nextbeat's
+// notes sounding at "the synth" on a channel, the note-ons that reached it
+// since an event index, and the longest note it has played (a note still
+// sounding counts up to `now_ns`).
+std::size_t sounding_on(const Recorder& r, int channel) {
+  return static_cast<std::size_t>(
+      std::count_if(r.sounding.begin(), r.sounding.end(), [&](const auto& s) { return s.first.first == channel; }));
+}
+std::vector<OutputEvent> note_ons_since(const Recorder& r, std::size_t from) {
+  std::vector<OutputEvent> out;
+  for (std::size_t i = from; i < r.events.size(); ++i)
+    if (r.events[i].kind == OutputKind::kNoteOn) out.push_back(r.events[i]);
+  return out;
+}
+std::int64_t longest_note_ns(const Recorder& r, std::int64_t now_ns) {
+  std::map<std::pair<int, int>, std::int64_t> on_since;
+  std::int64_t longest = 0;
+  for (const auto& e : r.events) {
+    const auto key = std::pair<int, int>{e.channel, e.pitch};
+    if (e.kind == OutputKind::kNoteOn) {
+      if (const auto it = on_since.find(key); it != on_since.end())  // a retrigger ends the one before
+        longest = std::max(longest, e.time_ns - it->second);
+      on_since[key] = e.time_ns;
+    } else if (e.kind == OutputKind::kNoteOff) {
+      if (const auto it = on_since.find(key); it != on_since.end()) {
+        longest = std::max(longest, e.time_ns - it->second);
+        on_since.erase(it);
+      }
+    }
+  }
+  for (const auto& [key, since] : on_since) longest = std::max(longest, now_ns - since);
+  return longest;
+}
+
+}  // namespace
+
+// Each stop path is checked at the moment it acts, before any engine->stop():
+// stop()'s all-notes-off would otherwise end whatever a broken path left on.
 TEST_CASE("no stuck notes on any stop path", "[unit][live]") {
   auto c = base_config(config::Mode::kContinue);
   c.sampling.density = 3.0;
   c.engine.max_note_beats = 1.0;
+  constexpr std::int64_t kBeatNs = 500 * kMs;   // 120 bpm
+  constexpr std::int64_t kMaxNoteNs = kBeatNs;  // max_note_beats = 1
   Rig rig(c);
   rig.play_phrase(6);
-  rig.run_until(rig.clock.t() + 2'700 * kMs);  // nextbeat is playing now
+  // Into the pause until nextbeat has a note sounding: every path below has something to end.
+  const std::int64_t give_up = rig.clock.t() + 6'000 * kMs;
+  while (sounding_on(rig.recorder, 0) == 0 && rig.clock.t() < give_up) rig.run_until(rig.clock.t() + kMs);
   REQUIRE(rig.engine->playing());
+  REQUIRE(sounding_on(rig.recorder, 0) > 0);
+  const std::size_t before = rig.recorder.events.size();
+  // Beats whose rollout began before the action are cancelled with it: the
+  // first note-on allowed after a cancel is at the next beat's boundary.
+  const auto& beat_clock = rig.engine->clock();
+  const auto next_boundary = [&](std::int64_t t) {
+    return beat_clock.time_of(std::floor(beat_clock.beat_at(t)) + 1.0) - kMs / 2;
+  };
+  const auto no_note_on_until = [&](std::size_t from, std::int64_t until) {
+    rig.run_until(until);
+    return note_ons_since(rig.recorder, from).empty();
+  };
+  const auto all_quiet = [&] { return rig.recorder.sounding.empty() && rig.scheduler.sounding() == 0; };
   using config::Control;
   SECTION("panic") {
     rig.control(Control::kPanic, 1);
+    CHECK(all_quiet());
+    CHECK(no_note_on_until(before, next_boundary(rig.clock.t())));
+    CHECK(rig.engine->stats().cancels >= 1);
   }
-  SECTION("mode switch") {
-    rig.control(Control::kMode, 2);
+  SECTION("mode switch (continue -> accompany)") {
+    rig.control(Control::kMode, static_cast<double>(config::Mode::kAccompany));
+    CHECK(all_quiet());
+    CHECK(no_note_on_until(before, next_boundary(rig.clock.t())));
   }
-  SECTION("mute") {
+  SECTION("mode switch (continue -> call-response)") {
+    rig.control(Control::kMode, static_cast<double>(config::Mode::kCallResponse));
+    CHECK(all_quiet());
+    CHECK(no_note_on_until(before, next_boundary(rig.clock.t())));
+  }
+  SECTION("mute: quiet at once and for as long as muted") {
     rig.control(Control::kMute, 1);
+    CHECK(all_quiet());
+    CHECK(no_note_on_until(before, rig.clock.t() + 4 * kBeatNs));
+    CHECK(!rig.engine->playing());
   }
-  SECTION("channel change") {
-    rig.control(Control::kChannel, 5);
+  SECTION("channel change: the old channel's notes end there, the new ones start on the new one") {
+    std::vector<int> were_on;
+    for (const auto& [key, on] : rig.recorder.sounding)
+      if (key.first == 0) were_on.push_back(key.second);
+    rig.control(Control::kChannel, 5);  // channel 5 = MIDI channel index 4
+    CHECK(all_quiet());
+    for (const int pitch : were_on) {
+      CAPTURE(pitch);
+      CHECK(std::any_of(
+          rig.recorder.events.begin() + static_cast<std::ptrdiff_t>(before), rig.recorder.events.end(),
+          [&](const auto& e) { return e.kind == OutputKind::kNoteOff && e.channel == 0 && e.pitch == pitch; }));
+    }
+    CHECK(no_note_on_until(before, next_boundary(rig.clock.t())));
+    rig.run_until(rig.clock.t() + 4 * kBeatNs);  // it plays on, on channel 5 only
+    const auto later = note_ons_since(rig.recorder, before);
+    CHECK(!later.empty());
+    CHECK(std::all_of(later.begin(), later.end(), [](const auto& e) { return e.channel == 4; }));
   }
-  SECTION("reset") {
+  SECTION("reset: quiet until the performer plays again") {
     rig.control(Control::kReset, 1);
+    CHECK(all_quiet());
+    CHECK(no_note_on_until(before, rig.clock.t() + 4 * kBeatNs));
   }
   SECTION("model swap") {
     auto old = rig.engine->swap_model(
         prepare_model_swap(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path("default:pianoroll")))));
     CHECK(old != nullptr);
+    CHECK(all_quiet());
+    CHECK(no_note_on_until(before, next_boundary(rig.clock.t())));
   }
-  SECTION("stop (SIGINT, SIGTERM)") {
+  SECTION("stop (SIGINT, SIGTERM): quiet at once and for good") {
     rig.engine->stop();
+    CHECK(all_quiet());
+    CHECK(no_note_on_until(before, rig.clock.t() + 4 * kBeatNs));
   }
-  SECTION("max_note_beats, while playing on") {}
-  // Immediately after the stop path, nothing of nextbeat's may sound for
-  // longer than max_note_beats; after the drain, nothing at all.
-  rig.run_until(rig.clock.t() + 600 * kMs);
-  rig.scheduler.play_due(rig.clock.t());
-  rig.engine->stop();
+  SECTION("max_note_beats, while playing on") {
+    rig.run_until(rig.clock.t() + 12 * kBeatNs);
+    CHECK(rig.recorder.notes_on() > 10);
+  }
+  // On every path, before any stop: no note of nextbeat's lasted longer than max_note_beats.
+  CHECK(longest_note_ns(rig.recorder, rig.clock.t()) <= kMaxNoteNs);
   rig.drain();
   CHECK(rig.recorder.sounding.empty());
   CHECK(rig.scheduler.sounding() == 0);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <new>
 #include <random>
+#include <thread>
 #include <vector>
 
 // LibTorch first: c10 defines a CHECK macro of its own (an abort, not a
@@ -16,6 +17,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "CountingAllocator.h"
 #include "LiveFakes.h"
 #include "config/Config.h"
 #include "engine/codec/Codec.h"
@@ -24,26 +26,6 @@
 #include "engine/model/PackedLstm.h"
 #include "engine/model/Runtime.h"
 #include "engine/offline/Generator.h"
-
-// The replacement pair below is malloc/free underneath; GCC's heuristic does not see that.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-// Counts every operator new of this test binary (the live path must not
-// allocate; std::vector, std::function and friends all come through here).
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 using namespace nextbeat;
 using namespace nextbeat::engine;
@@ -77,15 +59,29 @@ struct Divergence {
   double top1_agree = 0;  // share of steps with the same most likely token
 };
 
-Divergence compare(const std::vector<std::vector<float>>& ref, const std::vector<std::vector<float>>& got) {
+// token: softmax over the vocabulary; otherwise (frames) one Bernoulli per
+// key, KL summed over the keys and the worst key's TV, as model.precision =
+// auto measures them (InferenceSetup.cpp).
+Divergence compare(const std::vector<std::vector<float>>& ref, const std::vector<std::vector<float>>& got,
+                   bool token = true) {
   Divergence d;
+  const auto sigmoid = [](const std::vector<float>& l) {
+    std::vector<double> p(l.size());
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = std::clamp(1 / (1 + std::exp(-double(l[i]))), 1e-12, 1 - 1e-12);
+    return p;
+  };
   for (std::size_t t = 0; t < ref.size(); ++t) {
-    const auto p = softmax(ref[t]);
-    const auto q = softmax(got[t]);
+    const auto p = token ? softmax(ref[t]) : sigmoid(ref[t]);
+    const auto q = token ? softmax(got[t]) : sigmoid(got[t]);
     double kl = 0, tv = 0;
     for (std::size_t i = 0; i < p.size(); ++i) {
-      if (p[i] > 0) kl += p[i] * std::log(p[i] / std::max(q[i], 1e-300));
-      tv += std::abs(p[i] - q[i]) / 2;
+      if (token) {
+        if (p[i] > 0) kl += p[i] * std::log(p[i] / std::max(q[i], 1e-300));
+        tv += std::abs(p[i] - q[i]) / 2;
+      } else {
+        kl += p[i] * std::log(p[i] / q[i]) + (1 - p[i]) * std::log((1 - p[i]) / (1 - q[i]));
+        tv = std::max(tv, std::abs(p[i] - q[i]));
+      }
     }
     d.mean_kl += kl / static_cast<double>(ref.size());
     d.max_kl = std::max(d.max_kl, kl);
@@ -187,34 +183,50 @@ LstmModel sharpened(const ModelSpec& spec, std::uint64_t seed) {
 }  // namespace
 
 // The tolerance that docs/PERFORMANCE.md states for reduced-precision
-// weights, on the bundled model (trained, peaked distributions) and on a
-// sharpened 3 x 512 model, both streamed over their own sampled music so
-// that rounding accumulates in the state as it would on stage.
+// weights (Model.h, which model.precision = auto uses), on both bundled
+// models (trained, peaked distributions) and on a sharpened 3 x 512 model,
+// each streamed over its own sampled music so that rounding accumulates in
+// the state as it would on stage. The stated tolerance is generous; each case
+// is also held to about 3x what was measured here (x86-64, 2026-11), so that
+// a packing or rounding regression well inside the stated bound still fails.
 TEST_CASE("fp16 and int8 weights keep the distribution within the stated tolerance", "[unit][packed]") {
+  struct Bound {
+    double mean_kl, max_tv, top1_agree;
+  };
   struct Case {
     const char* name;
     LstmModel model;
+    bool token;
+    Bound fp16, int8;  // ~3x the measured mean KL and TV; agreement a little under the measured
   };
   std::vector<Case> cases;
-  cases.push_back({"default:events", LstmModel::load(resolve_model_path("default:events"))});
-  cases.push_back({"sharpened 3x512", sharpened(events_spec(3, 512), 11)});
-  for (auto& [name, model] : cases) {
+  // Measured (mean KL, max TV, top-1 of 400 steps): events fp16 5.7e-8, 7.0e-4, 1; int8 1.6e-4, 0.037, 0.995.
+  // pianoroll fp16 5.1e-8, 1.9e-4, 1; int8 3.8e-4, 0.014, 0.9925. sharpened fp16 2.8e-7, 3.9e-4, 0.995;
+  // int8 1.0e-4, 0.0076, 0.98. Top-1 bounds allow ~2.5x the measured disagreement.
+  const Bound events_fp16{1.5e-7, 2e-3, 0.995}, events_int8{4e-4, 0.08, 0.985};
+  const Bound pianoroll_fp16{1.5e-7, 5e-4, 0.995}, pianoroll_int8{1e-3, 0.04, 0.98};
+  const Bound sharpened_fp16{8e-7, 1e-3, 0.985}, sharpened_int8{3e-4, 0.02, 0.95};
+  cases.push_back(
+      {"default:events", LstmModel::load(resolve_model_path("default:events")), true, events_fp16, events_int8});
+  cases.push_back({"default:pianoroll", LstmModel::load(resolve_model_path("default:pianoroll")), false, pianoroll_fp16,
+                   pianoroll_int8});
+  cases.push_back({"sharpened 3x512", sharpened(events_spec(3, 512), 11), true, sharpened_fp16, sharpened_int8});
+  for (auto& [name, model, token, fp16, int8] : cases) {
     const auto steps = self_sampled_steps(model, 400, 6);
     const auto fp32 = run(model, steps);
     for (const auto precision : {WeightPrecision::kFloat16, WeightPrecision::kInt8}) {
       model.use_step_path(LstmModel::StepPath::kPacked, precision);
-      const Divergence d = compare(fp32, run(model, steps));
+      const Divergence d = compare(fp32, run(model, steps), token);
       INFO(name << " " << config::enum_name(precision) << ": mean KL " << d.mean_kl << ", max KL " << d.max_kl
                 << ", max TV " << d.max_tv << ", top-1 agreement " << d.top1_agree);
-      if (precision == WeightPrecision::kFloat16) {
-        CHECK(d.mean_kl < 1e-5);
-        CHECK(d.max_tv < 0.01);
-        CHECK(d.top1_agree > 0.99);
-      } else {
-        CHECK(d.mean_kl < 2e-3);
-        CHECK(d.max_tv < 0.1);
-        CHECK(d.top1_agree > 0.95);
-      }
+      const PrecisionTolerance stated = precision == WeightPrecision::kFloat16 ? kFloat16Tolerance : kInt8Tolerance;
+      const Bound& measured = precision == WeightPrecision::kFloat16 ? fp16 : int8;
+      CHECK(d.mean_kl < stated.mean_kl);
+      CHECK(d.max_tv < stated.worst_tv);
+      CHECK(d.top1_agree >= stated.top1_agreement);
+      CHECK(d.mean_kl < measured.mean_kl);
+      CHECK(d.max_tv < measured.max_tv);
+      CHECK(d.top1_agree >= measured.top1_agree);
     }
     model.use_step_path(LstmModel::StepPath::kPacked, WeightPrecision::kFloat32);
   }
@@ -227,11 +239,11 @@ TEST_CASE("a packed step does not allocate", "[unit][packed]") {
     const auto steps = self_sampled_steps(model, 50, 2);
     LstmModel::State saved;
     model.snapshot(saved);
-    const auto before = g_allocations.load();
+    nextbeat::test::CountAllocations count;
     for (const auto& s : steps) model.step(s);
     model.snapshot(saved);  // a rollout's copy, into storage that has the size
     model.restore(saved);
-    CHECK(g_allocations.load() == before);
+    CHECK(count.count() == 0);
   }
 }
 
@@ -281,17 +293,121 @@ TEST_CASE("model.precision = auto: measured on this CPU, within the stated toler
   }
 }
 
-TEST_CASE("the live engine does not allocate while it plays", "[unit][packed][live]") {
+TEST_CASE("the allocation counter sees every allocation function on the armed thread only", "[unit][packed]") {
+  using nextbeat::test::CountAllocations;
+  // volatile: the compiler may not drop an allocation whose result it cannot see unused.
+  static void* volatile kept = nullptr;
+  const auto counted = [](auto&& allocate) {
+    CountAllocations count;
+    allocate();
+    return count.count();
+  };
+  CHECK(counted([] {
+          kept = new int(1);
+          delete static_cast<int*>(kept);
+        }) >= 1);
+  CHECK(counted([] {
+          kept = new int[4];
+          delete[] static_cast<int*>(kept);
+        }) >= 1);
+  CHECK(counted([] {
+          kept = ::operator new (64, std::align_val_t{256});
+          ::operator delete (kept, std::align_val_t{256});
+        }) >= 1);
+  CHECK(counted([] {
+          kept = new (std::nothrow) int(1);
+          delete static_cast<int*>(kept);
+        }) >= 1);
+  CHECK(counted([] {
+          std::vector<int> v(100);
+          kept = v.data();
+        }) >= 1);
+  if (nextbeat::test::c_functions_counted()) {
+    CHECK(counted([] {
+            kept = std::malloc(16);
+            std::free(kept);
+          }) == 1);
+    CHECK(counted([] {
+            kept = std::calloc(4, 16);
+            std::free(kept);
+          }) == 1);
+    CHECK(counted([] {
+            kept = std::realloc(nullptr, 16);
+            kept = std::realloc(kept, 4096);
+            std::free(kept);
+          }) == 2);
+    CHECK(counted([] {
+            kept = std::aligned_alloc(64, 128);
+            std::free(kept);
+          }) == 1);
+    CHECK(counted([] {
+            void* p = nullptr;
+            if (posix_memalign(&p, 64, 128) == 0) kept = p;
+            std::free(kept);
+          }) == 1);
+    // LibTorch's CPU allocator is posix_memalign underneath: a tensor is seen.
+    CHECK(counted([] { kept = torch::zeros({64}).data_ptr(); }) >= 1);
+  } else {
+    WARN("a sanitizer build: malloc and its kin are the sanitizer's and are not counted here");
+  }
+  // Another thread's allocations are its own: made while this thread counts
+  // (and waits on an atomic, which allocates nothing), they are not counted here.
+  std::atomic<int> stage{0};
+  std::thread other([&stage] {
+    while (stage.load() != 1) std::this_thread::yield();
+    for (int i = 0; i < 100; ++i) {
+      std::vector<int> v(1000);
+      kept = v.data();
+    }
+    stage.store(2);
+  });
+  {
+    CountAllocations count;
+    stage.store(1);
+    while (stage.load() != 2) std::this_thread::yield();
+    CHECK(count.count() == 0);
+  }
+  other.join();
+}
+
+namespace {
+
+// What reaches the outputs, counted without allocating.
+struct CountingSink final : OutputSink {
+  void emit(const OutputEvent& e) noexcept override {
+    if (e.kind == OutputKind::kNoteOn) ++notes_on;
+    if (e.kind == OutputKind::kAllNotesOff) ++all_notes_off;
+  }
+  std::uint64_t notes_on = 0;
+  std::uint64_t all_notes_off = 0;
+};
+
+}  // namespace
+
+// docs/THREADS.md: the engine thread never allocates after warm-up. Counted
+// on that thread only, every allocation function, through every path it
+// takes on stage: each mode, the sampling controls by OSC and CC, MIDI-learn,
+// tap, program and channel changes, mute, reset, panic, each fallback on
+// missed deadlines, a reload (reconfigure) and model swaps to the other codec
+// and back, with what the control thread hands over built off the thread.
+TEST_CASE("the live engine does not allocate on its thread on any path", "[unit][packed][live]") {
+  using config::Control;
   nextbeat::test::FakeClock clock;
-  struct NullSink final : OutputSink {
-    void emit(const OutputEvent&) noexcept override {}
-  } sink;
+  CountingSink sink;
   config::Config config;
   config.engine.mode = config::Mode::kAccompany;
+  config.engine.gap_beats = 2;
+  config.engine.latency_budget_ms = 5;
   config.clock.tempo_bpm = 240;
+  config.clock.send_midi_clock = true;
   config.sampling.seed = 3;
   LiveEngine engine(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path("default:events"))), config, sink,
                     clock);
+  Notification drained;
+  const auto step_ms = [&] {
+    engine.advance();
+    clock.advance(1'000'000);
+  };
   const auto play = [&](int beats) {
     static constexpr std::int16_t kMelody[] = {60, 62, 64, 65, 67, 69, 71, 72};
     for (int i = 0; i < beats * 2; ++i) {
@@ -299,70 +415,112 @@ TEST_CASE("the live engine does not allocate while it plays", "[unit][packed][li
       engine.handle(InputEvent{.time_ns = clock.t(), .kind = InputKind::kNoteOn, .a = pitch, .b = 80});
       for (int ms = 0; ms < 125; ++ms) {
         if (ms == 100) engine.handle(InputEvent{.time_ns = clock.t(), .kind = InputKind::kNoteOff, .a = pitch});
-        engine.advance();
-        clock.advance(1'000'000);
+        step_ms();
       }
     }
+    while (engine.pop_notification(drained)) {  // the control thread's side of the queue
+    }
   };
-  play(16);  // warm: every buffer has grown to what playing needs
-  const auto before = g_allocations.load();
-  play(64);
-  CHECK(engine.stats().predictions.load() > 60);
-  CHECK(g_allocations.load() == before);
-  const auto probe = std::make_unique<int>(1);  // the counter counts
-  CHECK(g_allocations.load() == before + 1);
-
-  // What the control thread hands over is built there; on the engine thread a
-  // reconfigure (SIGHUP), controls by OSC and CC, a MIDI-learn, a mode switch
-  // and a panic allocate nothing.
-  auto reloaded = std::make_unique<config::LiveSettings>(config::live_settings(config));
-  reloaded->sampling.temperature = 0.7;
-  reloaded->clock.beats_per_bar = 3;
-  const auto before_controls = g_allocations.load();
-  auto replaced = engine.reconfigure(std::move(reloaded));
-  const auto control = [&](config::Control id, double value) {
+  const auto rest = [&](int beats) {
+    for (int ms = 0; ms < beats * 250; ++ms) step_ms();
+  };
+  const auto control = [&](Control id, double value) {
     engine.handle(InputEvent{
         .time_ns = clock.t(), .kind = InputKind::kControl, .control = static_cast<std::uint8_t>(id), .value = value});
+    engine.advance();
   };
   const auto cc = [&](std::int16_t number, std::int16_t value) {
     engine.handle(InputEvent{.time_ns = clock.t(), .kind = InputKind::kControlChange, .a = number, .b = value});
   };
-  engine.handle(InputEvent{.time_ns = clock.t(),
-                           .kind = InputKind::kLearn,
-                           .control = static_cast<std::uint8_t>(config::Control::kDensity)});
-  cc(30, 10);  // learned: CC 30 now moves density
-  cc(30, 90);  // density by CC
-  cc(21, 40);  // temperature by its default CC
-  control(config::Control::kTopK, 8);
-  control(config::Control::kKey, 3);
-  control(config::Control::kMode, 0);  // continue
-  control(config::Control::kMode, 2);  // accompany again
-  control(config::Control::kChannel, 2);
-  control(config::Control::kPanic, 1);
-  play(8);
-  CHECK(g_allocations.load() == before_controls);
-  CHECK(engine.settings().cc_control[30] == static_cast<std::uint8_t>(config::Control::kDensity));
-  CHECK(engine.settings().clock.beats_per_bar == 3);
-  CHECK(replaced->clock.beats_per_bar == 4);
+  // Everything a performance can ask of the engine, on the model it has now.
+  const auto every_path = [&] {
+    const auto notes_before = sink.notes_on;
+    play(8);
+    engine.handle(InputEvent{
+        .time_ns = clock.t(), .kind = InputKind::kLearn, .control = static_cast<std::uint8_t>(Control::kDensity)});
+    cc(30, 10);  // learned: CC 30 now moves density
+    cc(30, 90);  // density by CC
+    cc(21, 40);  // temperature by its default CC
+    control(Control::kTopK, 8);
+    control(Control::kTopP, 0.9);
+    control(Control::kKey, 3);
+    control(Control::kScale, 1);
+    control(Control::kRepetitionPenalty, 1.5);
+    control(Control::kVelocityScale, 0.8);
+    control(Control::kPitchMin, 40);
+    control(Control::kPitchMax, 90);
+    control(Control::kSeed, 11);
+    control(Control::kTempo, 200);
+    control(Control::kProgram, 5);
+    control(Control::kChannel, 2);
+    play(6);
+    for (int i = 0; i < 4; ++i) {
+      control(Control::kTap, 1);
+      for (int ms = 0; ms < 300; ++ms) step_ms();
+    }
+    control(Control::kMode, static_cast<double>(config::Mode::kContinue));
+    play(4);
+    rest(6);  // continue plays in the pause
+    play(2);  // and stops when the performer plays again
+    control(Control::kMode, static_cast<double>(config::Mode::kCallResponse));
+    rest(8);  // the answer
+    control(Control::kMode, static_cast<double>(config::Mode::kAccompany));
+    play(4);
+    for (const auto fallback : {config::Fallback::kRest, config::Fallback::kRepeat, config::Fallback::kHold}) {
+      control(Control::kFallback, static_cast<double>(fallback));
+      clock.cost_per_call(1'000'000);  // every look at the clock "takes" 1 ms: every rollout misses
+      play(3);
+      clock.cost_per_call(0);
+      play(2);
+    }
+    control(Control::kMute, 1);
+    play(2);
+    control(Control::kMute, 0);
+    control(Control::kReset, 1);
+    play(3);
+    control(Control::kPanic, 1);
+    play(3);
+    CHECK(sink.notes_on > notes_before);
+  };
 
-  // Model swaps, to the other codec and back: the parts are built here, as
-  // the control thread builds them; the swap itself allocates nothing, and
-  // neither does playing on the swapped-in model once it is warm.
-  const auto load = [](const char* name) {
+  play(16);  // warm: every buffer has grown to what playing needs
+  // Built on the control thread, before the engine thread's count starts.
+  auto reloaded = std::make_unique<config::LiveSettings>(config::live_settings(config));
+  reloaded->sampling.temperature = 0.7;
+  reloaded->clock.beats_per_bar = 3;
+  const auto prepare = [](const char* name) {
     return prepare_model_swap(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path(name))));
   };
-  auto to_pianoroll = load("default:pianoroll");
-  auto to_events = load("default:events");
-  const auto before_swap = g_allocations.load();
-  auto events_back = engine.swap_model(std::move(to_pianoroll));
-  CHECK(g_allocations.load() == before_swap);
-  play(8);
-  const auto pianoroll_warm = g_allocations.load();
-  play(8);
-  CHECK(g_allocations.load() == pianoroll_warm);
-  auto pianoroll_back = engine.swap_model(std::move(to_events));
-  play(8);
-  CHECK(g_allocations.load() == pianoroll_warm);
+  auto to_pianoroll = prepare("default:pianoroll");
+  auto to_events = prepare("default:events");
+  const auto misses_before = engine.stats().misses.load();
+  const auto panics_before = sink.all_notes_off;
+
+  std::unique_ptr<config::LiveSettings> replaced;
+  std::unique_ptr<ModelSwap> events_back, pianoroll_back;
+  std::uint64_t allocations = 0;
+  {
+    nextbeat::test::CountAllocations count;  // the engine thread, from here
+    replaced = engine.reconfigure(std::move(reloaded));
+    every_path();
+    events_back = engine.swap_model(std::move(to_pianoroll));
+    every_path();
+    pianoroll_back = engine.swap_model(std::move(to_events));
+    play(4);
+    engine.stop();
+    allocations = count.count();
+  }
+  CHECK(allocations == 0);
+  CHECK(engine.stats().misses > misses_before + 6);  // the fallbacks ran
+  CHECK(sink.all_notes_off > panics_before);
+  CHECK(engine.settings().cc_control[30] == static_cast<std::uint8_t>(Control::kDensity));
+  CHECK(engine.settings().clock.beats_per_bar == 3);
+  CHECK(replaced->clock.beats_per_bar == 4);
   CHECK(events_back->model->spec().codec.kind == CodecKind::kEvents);
   CHECK(pianoroll_back->model->spec().codec.kind == CodecKind::kPianoRoll);
+  {
+    nextbeat::test::CountAllocations count;
+    const auto probe = std::make_unique<int>(1);  // the counter counts
+    CHECK(count.count() >= 1);
+  }
 }
