@@ -8,7 +8,7 @@ nextbeat=$1
 source "$(dirname "$0")/daemon_lib.sh"
 command -v oscsend >/dev/null || { echo "SKIP: needs oscsend (liblo-tools)"; exit 77; }
 start_daemon -o osc.port=$osc_port -o osc.reply_port=$reply_port -o engine.mode=accompany \
-  -o clock.tempo_bpm=240 -o sampling.density=4 -o sampling.seed=3 -o engine.latency_budget_ms=100
+  -o clock.tempo_bpm=240 -o sampling.seed=3 -o engine.latency_budget_ms=100
 # Stopped 50 ms before a beat for 5.1 s (20.4 beats): SIGCONT comes 50 ms
 # after a beat and the next is 200 ms away, so nothing is due in the 100 ms
 # after SIGCONT but what the stop left behind.
