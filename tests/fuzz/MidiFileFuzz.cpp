@@ -1,5 +1,5 @@
 // libFuzzer entry point for the Standard MIDI File reader (and, on what it accepts, the writer).
-// Not part of the normal build. Run it with clang's libFuzzer (Debian: clang, libclang-rt-14-dev):
+// Built and run by scripts/fuzz.sh (clang, libclang-rt-14-dev); by hand:
 //
 //   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I. \
 //       tests/fuzz/MidiFileFuzz.cpp engine/music/MidiFile.cpp engine/music/Score.cpp -o /tmp/midi-fuzz
