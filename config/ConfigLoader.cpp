@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "config/Schema.h"
+#include "engine/util/InputFile.h"
 
 namespace nextbeat::config {
 
@@ -314,18 +315,16 @@ Config load_config_string(std::string_view toml_text, std::string_view source_na
 }
 
 Config load_config_file(const std::filesystem::path& path, std::span<const std::string> overrides) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw ConfigError({{.source = path.string(), .message = "cannot read the config: it is a directory"}});
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ConfigError(
-        {{.source = path.string(), .message = std::string("cannot read the config: ") + std::strerror(errno)}});
+  std::string text;
+  try {
+    text = engine::read_input_text(path, kMaxConfigFileBytes, "a config file");
+  } catch (const engine::InputFileError& e) {
+    // e.what() starts with the path; the source is the path too.
+    std::string what = e.what();
+    if (what.starts_with(path.string() + ": ")) what.erase(0, path.string().size() + 2);
+    throw ConfigError({{.source = path.string(), .message = "cannot read the config: " + what}});
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw ConfigError({{.source = path.string(), .message = "cannot read the config: read error"}});
-  return load_config_string(text.str(), path.string(), overrides);
+  return load_config_string(text, path.string(), overrides);
 }
 
 Config default_config(std::span<const std::string> overrides) {

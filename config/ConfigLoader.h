@@ -3,6 +3,7 @@
 // allowed.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -14,6 +15,10 @@ namespace nextbeat::config {
 
 // Reads a TOML file over the defaults, then applies command-line overrides
 // ("sampling.temperature=0.8", checked the same way as the file).
+// A config file larger than this is refused unread (the bundled one is ~10 KB
+// with its comments); so are FIFOs, devices and directories.
+constexpr std::uint64_t kMaxConfigFileBytes = std::uint64_t{1} << 20;
+
 Config load_config_file(const std::filesystem::path& path, std::span<const std::string> overrides = {});
 
 // The same for TOML text already in memory; source_name is used in messages.

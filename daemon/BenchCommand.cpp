@@ -117,8 +117,8 @@ engine::ModelSpec fresh_spec(const std::string& size) {
   int layers = 0, hidden = 0;
   char x = 0;
   std::istringstream in(size);
-  if (!(in >> layers >> x >> hidden) || x != 'x' || layers < 1 || layers > 16 || hidden < 1 || hidden > 8192 ||
-      in.peek() != std::char_traits<char>::eof())
+  if (!(in >> layers >> x >> hidden) || x != 'x' || layers < 1 || layers > engine::kMaxModelLayers || hidden < 1 ||
+      hidden > engine::kMaxModelWidth || in.peek() != std::char_traits<char>::eof())
     throw std::runtime_error("--size " + size + ": expected LAYERSxHIDDEN, e.g. 3x512");
   engine::ModelSpec spec;
   spec.input_size = engine::make_codec(spec.codec)->input_size();

@@ -21,6 +21,7 @@
 
 #include "config/ConfigWriter.h"
 #include "config/Controls.h"
+#include "daemon/CrashSilencer.h"
 #include "daemon/Logging.h"
 #include "daemon/OutputFanout.h"
 #include "engine/live/LiveEngine.h"
@@ -215,7 +216,9 @@ struct LiveSession::Impl final : io::OscRequests {
   std::uint64_t heartbeat_at_ping = 0;
   std::int64_t last_ping_ns = 0;
   bool engine_stalled = false;
-  std::int64_t stall_after_ns = -1;  // fault injection for the watchdog test, see start()
+  std::int64_t stall_after_ns = -1;         // fault injection for the watchdog test, see start()
+  std::int64_t crash_after_ns = -1;         // fault injection for the crash test, see start()
+  const crash::AltStack control_alt_stack;  // the control thread's (this object lives on it)
   bool stopped = false;
   std::string model_name;
 };
@@ -273,6 +276,11 @@ void LiveSession::Impl::start() {
     stall_after_ns = std::atoll(stall) * 1'000'000;
     spdlog::warn("fault injection: the engine thread stalls {} ms after start", std::atoll(stall));
   }
+  if (const char* crash = std::getenv("NEXTBEAT_FAULT_CRASH_ENGINE_MS")) {
+    crash_after_ns = std::atoll(crash) * 1'000'000;
+    spdlog::warn("fault injection: the engine thread overflows its stack {} ms after start", std::atoll(crash));
+  }
+  crash::install(output_wake);
   engine_outputs = std::make_unique<EngineOutputs>(to_output, output_wake, audio.get());
   engine = std::make_unique<engine::LiveEngine>(std::move(model), config, *engine_outputs, clock);
   output_thread = std::thread([this] { output_loop(); });
@@ -302,6 +310,7 @@ void LiveSession::Impl::engine_loop() {
   // intra-op work here runs on as many threads as cores, which made a step
   // ~10x slower on 2 cores (measured: 1.7 ms per event instead of ~0.2 ms).
   engine::set_inference_threads(config.model.threads);
+  const crash::AltStack alt_stack;
   engine::InputEvent event;
   InputBudget input_budget;
   const std::int64_t started = engine::steady_now_ns();
@@ -311,6 +320,7 @@ void LiveSession::Impl::engine_loop() {
       std::this_thread::sleep_for(milliseconds(10));
       continue;
     }
+    if (crash_after_ns >= 0 && engine::steady_now_ns() - started > crash_after_ns) crash::overflow_stack();
     engine_heartbeat.fetch_add(1, std::memory_order_relaxed);
     // Beats first: inputs are handled until the engine's next deadline is
     // due (at most kMaxEventsPerTurn), then time moves on. Before, the loop
@@ -329,12 +339,23 @@ void LiveSession::Impl::engine_loop() {
         [this](std::unique_ptr<engine::ModelSwap> swap) { return engine->swap_model(std::move(swap)); });
     settings_handover.receive(
         [this](std::unique_ptr<config::LiveSettings> s) { return engine->reconfigure(std::move(s)); });
+    engine_outputs->flush();  // note-offs a full queue could not take go out first
     engine->advance();
-    if (handled < kMaxEventsPerTurn && engine::steady_now_ns() < engine->next_wakeup_ns())
-      hub.wait_until(engine->next_wakeup_ns());
+    // Owed note-offs: back within a millisecond, when the output thread has made room.
+    const std::int64_t wake = engine_outputs->owes()
+                                  ? std::min(engine->next_wakeup_ns(), engine::steady_now_ns() + 1'000'000)
+                                  : engine->next_wakeup_ns();
+    if (handled < kMaxEventsPerTurn && engine::steady_now_ns() < wake) hub.wait_until(wake);
   }
   engine->stop();  // every own note ends; the output thread sends the note-offs
   output_wake.signal();
+  // If the queue was full, the all-notes-off is owed: the output thread is
+  // still draining, so it goes out within a few milliseconds (bounded: the
+  // output thread's own exit sweep ends every note regardless).
+  for (int i = 0; i < 200 && engine_outputs->owes(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    engine_outputs->flush();
+  }
 }
 
 // The output thread: plays each event at its time on MIDI and OSC.
@@ -343,8 +364,18 @@ void LiveSession::Impl::output_loop() {
   fanout.add(midi_out.get(), &midi_out_alive);
   fanout.add(osc_out.get());
   engine::OutputScheduler scheduler(fanout);
+  const crash::AltStack alt_stack;
+  crash::mark_output_thread();
   OutputEvent event;
   for (;;) {
+    if (crash::requested()) {
+      // Another thread took a fatal signal and waits for this: end every
+      // note now, on every output, as the exit below does.
+      scheduler.release_all(engine::steady_now_ns());
+      if (midi_out && midi_out_alive.load()) midi_out->all_notes_off_everywhere();
+      crash::silenced();
+      for (;;) output_wake.wait_until(engine::steady_now_ns() + kOutputIdleNs);  // the process is dying
+    }
     const std::int64_t t = engine::steady_now_ns();
     while (to_output.pop(event)) scheduler.add(event, t);
     scheduler.play_due(engine::steady_now_ns());
@@ -495,7 +526,7 @@ void LiveSession::Impl::send_status() {
       std::string("notes_out"),
       static_cast<std::int32_t>(s.notes_out.load()),
       std::string("dropped"),
-      static_cast<std::int32_t>(hub.dropped() + to_output.dropped()),
+      static_cast<std::int32_t>(hub.dropped() + engine_outputs->dropped()),
       std::string("shed"),
       static_cast<std::int32_t>(shed.load()),
       std::string("osc_refused"),
@@ -526,10 +557,7 @@ void LiveSession::Impl::save_cc() {
     return;
   }
   try {
-    std::ifstream in(*config_path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    engine::write_text_file_atomically(*config_path, config::with_cc_bindings(text.str(), config.cc));
+    config::save_cc_bindings(*config_path, config.cc);
     spdlog::info("/nextbeat/save: [cc] written to {}", config_path->string());
     if (reply) reply->send("/nextbeat/save", {config_path->string()});
   } catch (const std::exception& e) {
@@ -541,6 +569,7 @@ void LiveSession::Impl::save_cc() {
 void LiveSession::Impl::stop() {
   if (stopped) return;
   stopped = true;
+  crash::uninstall();
   poll_timer.cancel();
   rescan_timer.cancel();
   // Inputs first (nothing new comes in), then the engine ends its notes,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/queues/LiveEvent.h"
+#include "engine/queues/OutputGuard.h"
 #include "engine/queues/SpscQueue.h"
 #include "engine/queues/Wakeup.h"
 
@@ -20,6 +21,8 @@ namespace nextbeat::daemon {
 
 // The engine's OutputSink. called on: the engine thread.
 // real-time safe: no allocation, no locks (queue pushes and a semaphore post).
+// A full queue never loses a note-off or an all-notes-off (OutputGuard): they
+// go out on the next flush(), which the engine loop calls every turn.
 class EngineOutputs final : public engine::OutputSink {
  public:
   EngineOutputs(engine::SpscQueue<engine::OutputEvent>& to_output, engine::Wakeup& output_wake,
@@ -30,9 +33,20 @@ class EngineOutputs final : public engine::OutputSink {
     output_wake_.signal();
     if (audio_ != nullptr) audio_->emit(event);
   }
+  void flush() noexcept override {
+    if (to_output_.owes()) {
+      to_output_.flush();
+      output_wake_.signal();
+    }
+    if (audio_ != nullptr) audio_->flush();
+  }
+  // Whether ends are still owed (the engine loop then comes back soon).
+  bool owes() const noexcept { return to_output_.owes(); }
+  // called on: any thread.
+  std::uint64_t dropped() const noexcept { return to_output_.dropped(); }
 
  private:
-  engine::SpscQueue<engine::OutputEvent>& to_output_;
+  engine::OutputGuard to_output_;
   engine::Wakeup& output_wake_;
   engine::OutputSink* audio_;  // nullptr without [audio]
 };

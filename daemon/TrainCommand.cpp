@@ -166,9 +166,9 @@ Subcommand add_train_command(CLI::App& parent) {
   cmd->add_option("--ticks-per-beat", args->ticks_per_beat, "events: grid ticks per beat")->check(CLI::Range(1, 96));
   cmd->add_option("--steps-per-beat", args->steps_per_beat, "pianoroll: frames per beat (JSB quarter 1)")
       ->check(CLI::Range(1, 96));
-  cmd->add_option("--embed", o.spec.embed, "Input embedding size")->check(CLI::Range(1, 8192));
-  cmd->add_option("--hidden", o.spec.hidden, "LSTM hidden size")->check(CLI::Range(1, 8192));
-  cmd->add_option("--layers", o.spec.layers, "LSTM layers")->check(CLI::Range(1, 16));
+  cmd->add_option("--embed", o.spec.embed, "Input embedding size")->check(CLI::Range(1, engine::kMaxModelWidth));
+  cmd->add_option("--hidden", o.spec.hidden, "LSTM hidden size")->check(CLI::Range(1, engine::kMaxModelWidth));
+  cmd->add_option("--layers", o.spec.layers, "LSTM layers")->check(CLI::Range(1, engine::kMaxModelLayers));
   cmd->add_option("--dropout", o.spec.dropout, "Dropout")->check(CLI::Range(0.0, 0.95));
   cmd->add_flag("--no-position-inputs", args->no_position_inputs, "No beat/bar/source embeddings");
   cmd->add_option("--epochs", o.max_epochs, "Most epochs")->check(CLI::Range(1, 100000));

@@ -14,7 +14,10 @@ std::filesystem::path resolve_model_path(std::string_view name) {
   if (!name.starts_with(kPrefix)) {
     const fs::path path(name);
     std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) throw ModelFileError(std::string(name) + ": no such model file");
+    const auto status = fs::status(path, ec);
+    if (!fs::exists(status)) throw ModelFileError(std::string(name) + ": no such model file");
+    if (!fs::is_regular_file(status))
+      throw ModelFileError(std::string(name) + ": not a model file (not a regular file)");
     return path;
   }
   const std::string file = std::string(name.substr(kPrefix.size())) + ".nbm";

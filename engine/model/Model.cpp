@@ -70,15 +70,29 @@ ModelFileContents LstmModel::file_contents() const {
 LstmModel LstmModel::load(const std::filesystem::path& path) {
   const auto contents = read_model_file(path);
   const std::string source = path.string();
-  const auto format = contents.header.value("format", std::string());
+  const auto format_it = contents.header.find("format");
+  const std::string format =
+      format_it != contents.header.end() && format_it->is_string() ? format_it->get<std::string>() : std::string();
   if (format != "nextbeat-model" && format != "nextbeat-checkpoint")
-    throw ModelFileError(source + ": not a nextbeat model (format '" + format + "')");
-  if (!contents.header.contains("spec")) throw ModelFileError(source + ": no spec in the header");
+    throw ModelFileError(source + ": format: expected \"nextbeat-model\" or \"nextbeat-checkpoint\"");
+  if (!contents.header.contains("spec")) throw ModelFileError(source + ": spec: missing from the header");
   const ModelSpec spec = spec_from_json(contents.header["spec"], source);
+  const auto provenance = contents.header.find("provenance");
+  if (provenance != contents.header.end() && !provenance->is_object())
+    throw ModelFileError(source + ": provenance: expected an object");
+  // The network is allocated from the spec: a spec that asks for more weights
+  // than the file holds is refused before that allocation, not after.
+  std::uint64_t float_bytes = 0;
+  for (const auto& t : contents.tensors)
+    if (t.dtype == DType::kFloat32) float_bytes += t.data.size();
+  const std::uint64_t needed = 4 * static_cast<std::uint64_t>(minimum_parameter_count(spec));
+  if (needed > float_bytes)
+    throw ModelFileError(source + ": spec: its sizes need at least " + std::to_string(needed) +
+                         " bytes of weights, the file holds " + std::to_string(float_bytes));
 
   LstmModel model;
   model.net_ = std::make_unique<detail::LstmNetHolder>(detail::LstmNetHolder{detail::LstmNet(spec)});
-  model.provenance_ = contents.header.value("provenance", nlohmann::json::object());
+  model.provenance_ = provenance != contents.header.end() ? *provenance : nlohmann::json::object();
   torch::NoGradGuard no_grad;
   std::size_t used = 0;
   for (auto& item : model.net_->module->named_parameters()) {

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <fstream>
 #include <limits>
+#include <optional>
 
 #include "engine/util/AtomicFile.h"
+#include "engine/util/InputFile.h"
+#include "engine/util/JsonLimits.h"
 
 namespace nextbeat::engine {
 namespace {
@@ -19,7 +21,13 @@ constexpr std::size_t kPreambleBytes = 8 + 4 + 4 + 8;
 constexpr std::size_t kTrailerBytes = 4 + 4;
 // A bundled model is a few MB; a big one a few hundred. Anything above this is
 // not a model, and refusing it early bounds memory on a hostile file.
-constexpr std::uint64_t kMaxFileBytes = std::uint64_t{4} << 30;
+constexpr std::uint64_t kMaxFileBytes = std::uint64_t{2} << 30;
+// Ours are a few KB (spec, provenance, metrics, the tensor table).
+constexpr std::uint64_t kMaxHeaderBytes = std::uint64_t{16} << 20;
+// An LSTM of 16 layers with a head, embeddings and a trainer's state has
+// under a hundred tensors.
+constexpr std::size_t kMaxTensors = 4096;
+constexpr std::size_t kMaxRank = 8;
 
 std::size_t dtype_size(DType dtype) {
   switch (dtype) {
@@ -31,6 +39,13 @@ std::size_t dtype_size(DType dtype) {
       return 1;
   }
   return 1;
+}
+
+std::optional<DType> dtype_named(const std::string& name) {
+  if (name == "f32") return DType::kFloat32;
+  if (name == "i64") return DType::kInt64;
+  if (name == "u8") return DType::kUInt8;
+  return std::nullopt;
 }
 
 const char* dtype_name(DType dtype) {
@@ -123,72 +138,137 @@ std::vector<std::uint8_t> serialize_model_file(const ModelFileContents& contents
   return out;
 }
 
-ModelFileContents parse_model_file(std::span<const std::uint8_t> bytes, const std::string& source) {
-  const auto fail = [&](const std::string& what) { return ModelFileError(source + ": " + what); };
-  if (bytes.size() < kMagic.size() || !std::equal(kMagic.begin(), kMagic.end(), bytes.begin())) {
+namespace {
+
+// What the preamble and header of a model file say, checked before the tensor
+// data is touched (or, reading from disk, read).
+struct Layout {
+  nlohmann::json header;
+  std::uint64_t header_bytes = 0;
+  std::uint64_t data_bytes = 0;  // what the tensor table says the data takes
+  std::uint64_t file_bytes() const { return kPreambleBytes + header_bytes + data_bytes + kTrailerBytes; }
+};
+
+ModelFileError file_error(const std::string& source, const std::string& what) {
+  return ModelFileError(source + ": " + what);
+}
+
+const nlohmann::json& table_field(const nlohmann::json& entry, const char* key, const std::string& where) {
+  const auto it = entry.find(key);
+  if (it == entry.end()) throw ModelFileError(where + "." + key + ": missing");
+  return *it;
+}
+
+std::uint64_t unsigned_field(const nlohmann::json& entry, const char* key, const std::string& where) {
+  const auto& value = table_field(entry, key, where);
+  if (!value.is_number_unsigned()) throw ModelFileError(where + "." + key + ": expected a whole number >= 0");
+  return value.get<std::uint64_t>();
+}
+
+// The preamble: magic, version, header length. `prefix` holds at least the
+// preamble; `file_bytes` is the whole file's size.
+std::uint64_t check_preamble(std::span<const std::uint8_t> prefix, std::uint64_t file_bytes,
+                             const std::string& source) {
+  if (prefix.size() < kMagic.size() || !std::equal(kMagic.begin(), kMagic.end(), prefix.begin())) {
     std::string hint;
-    if (bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] == 'K') hint = " (it looks like a zip/PyTorch archive)";
-    throw fail("not a nextbeat model file: it does not start with NXTBEAT" + hint);
+    if (prefix.size() >= 2 && prefix[0] == 'P' && prefix[1] == 'K') hint = " (it looks like a zip/PyTorch archive)";
+    throw file_error(source, "not a nextbeat model file: it does not start with NXTBEAT" + hint);
   }
-  if (bytes.size() < kPreambleBytes + kTrailerBytes)
-    throw fail("truncated: only " + std::to_string(bytes.size()) + " bytes");
-  const auto version = get<std::uint32_t>(bytes, 8);
+  if (file_bytes < kPreambleBytes + kTrailerBytes || prefix.size() < kPreambleBytes)
+    throw file_error(source, "truncated: only " + std::to_string(file_bytes) + " bytes");
+  const auto version = get<std::uint32_t>(prefix, 8);
   if (version != kModelFormatVersion)
-    throw fail("model format version " + std::to_string(version) + ", this nextbeat reads version " +
-               std::to_string(kModelFormatVersion));
+    throw file_error(source, "model format version " + std::to_string(version) + ", this nextbeat reads version " +
+                                 std::to_string(kModelFormatVersion));
+  const auto header_bytes = get<std::uint64_t>(prefix, 16);
+  if (header_bytes > kMaxHeaderBytes)
+    throw file_error(source, "damaged header: " + std::to_string(header_bytes) + " bytes long, more than the " +
+                                 std::to_string(kMaxHeaderBytes) + " a header may have");
+  if (header_bytes > file_bytes - kPreambleBytes - kTrailerBytes)
+    throw file_error(source, "damaged: header length past the end of the file");
+  return header_bytes;
+}
+
+// The header JSON and its tensor table, strictly: every field of the right
+// type (a shape of 88.5 is refused, not read as 88), every tensor inside the
+// data and the data exactly as long as the table says.
+Layout parse_header(std::span<const std::uint8_t> header_text, const std::string& source) {
+  Layout layout;
+  layout.header_bytes = header_text.size();
+  const std::string_view text(reinterpret_cast<const char*>(header_text.data()), header_text.size());
+  if (const auto at = json_too_deep_at(text))
+    throw file_error(source, "damaged header: JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                 " levels at header byte " + std::to_string(*at));
+  try {
+    layout.header = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw file_error(source, std::string("damaged header: ") + e.what());
+  }
+  if (!layout.header.is_object()) throw file_error(source, "damaged header: expected a JSON object");
+  const auto tensors = layout.header.find("tensors");
+  if (tensors == layout.header.end() || !tensors->is_array())
+    throw file_error(source, "damaged header: no tensor table (\"tensors\": [...])");
+  if (tensors->size() > kMaxTensors)
+    throw file_error(source, "damaged header: " + std::to_string(tensors->size()) + " tensors, more than " +
+                                 std::to_string(kMaxTensors));
+  for (std::size_t i = 0; i < tensors->size(); ++i) {
+    const auto& entry = (*tensors)[i];
+    const std::string where = source + ": tensors[" + std::to_string(i) + "]";
+    if (!entry.is_object()) throw ModelFileError(where + ": expected an object");
+    if (!table_field(entry, "name", where).is_string()) throw ModelFileError(where + ".name: expected a string");
+    const auto& dtype = table_field(entry, "dtype", where);
+    if (!dtype.is_string() || !dtype_named(dtype.get<std::string>()))
+      throw ModelFileError(where + ".dtype: expected \"f32\", \"i64\" or \"u8\"");
+    const auto& shape = table_field(entry, "shape", where);
+    if (!shape.is_array() || shape.size() > kMaxRank)
+      throw ModelFileError(where + ".shape: expected an array of at most " + std::to_string(kMaxRank) +
+                           " whole numbers");
+    std::uint64_t expected = dtype_size(*dtype_named(dtype.get<std::string>()));
+    for (const auto& d : shape) {
+      if (!d.is_number_unsigned()) throw ModelFileError(where + ".shape: expected whole numbers >= 0, got " + d.dump());
+      const auto n = d.get<std::uint64_t>();
+      if (n > 0 && expected > std::numeric_limits<std::uint64_t>::max() / n)
+        throw ModelFileError(where + ".shape: too large");
+      expected *= n;
+    }
+    const auto offset = unsigned_field(entry, "offset", where);
+    const auto size = unsigned_field(entry, "bytes", where);
+    if (expected != size) throw ModelFileError(where + ".bytes: " + std::to_string(size) + " does not match its shape");
+    if (offset > kMaxFileBytes || size > kMaxFileBytes - offset)
+      throw ModelFileError(where + ": past the largest model file");
+    layout.data_bytes = std::max(layout.data_bytes, offset + size);
+  }
+  return layout;
+}
+
+}  // namespace
+
+ModelFileContents parse_model_file(std::span<const std::uint8_t> bytes, const std::string& source) {
+  const std::uint64_t header_bytes = check_preamble(bytes, bytes.size(), source);
+  Layout layout = parse_header(bytes.subspan(kPreambleBytes, header_bytes), source);
+  if (layout.file_bytes() != bytes.size())
+    throw file_error(source, "truncated or damaged: the tensor table says " + std::to_string(layout.file_bytes()) +
+                                 " bytes, the file has " + std::to_string(bytes.size()));
   const std::size_t body = bytes.size() - kTrailerBytes;
   if (!std::equal(kEnd.begin(), kEnd.end(), bytes.begin() + static_cast<std::ptrdiff_t>(body) + 4))
-    throw fail("truncated or damaged: the end marker is missing (was the file cut short?)");
+    throw file_error(source, "truncated or damaged: the end marker is missing (was the file cut short?)");
   const auto stored_crc = get<std::uint32_t>(bytes, body);
-  if (stored_crc != crc32_of(bytes.first(body))) throw fail("damaged: CRC-32 mismatch");
+  if (stored_crc != crc32_of(bytes.first(body))) throw file_error(source, "damaged: CRC-32 mismatch");
 
-  const auto header_bytes = get<std::uint64_t>(bytes, 16);
-  if (header_bytes > body - kPreambleBytes) throw fail("damaged: header length past the end of the file");
   ModelFileContents contents;
-  try {
-    contents.header = nlohmann::json::parse(bytes.begin() + kPreambleBytes,
-                                            bytes.begin() + static_cast<std::ptrdiff_t>(kPreambleBytes + header_bytes));
-  } catch (const nlohmann::json::exception& e) {
-    throw fail(std::string("damaged header: ") + e.what());
-  }
-  if (!contents.header.is_object() || !contents.header.contains("tensors") || !contents.header["tensors"].is_array())
-    throw fail("damaged header: no tensor table");
-
   const std::size_t data_start = kPreambleBytes + header_bytes;
-  const std::size_t data_bytes = body - data_start;
-  try {
-    for (const auto& entry : contents.header["tensors"]) {
-      TensorBlob t;
-      t.name = entry.at("name").get<std::string>();
-      const auto dtype = entry.at("dtype").get<std::string>();
-      if (dtype == "f32") {
-        t.dtype = DType::kFloat32;
-      } else if (dtype == "i64") {
-        t.dtype = DType::kInt64;
-      } else if (dtype == "u8") {
-        t.dtype = DType::kUInt8;
-      } else {
-        throw fail("tensor '" + t.name + "': unknown dtype '" + dtype + "'");
-      }
-      t.shape = entry.at("shape").get<std::vector<std::int64_t>>();
-      const auto offset = entry.at("offset").get<std::uint64_t>();
-      const auto size = entry.at("bytes").get<std::uint64_t>();
-      std::uint64_t expected = dtype_size(t.dtype);
-      for (auto d : t.shape) {
-        if (d < 0 || (d > 0 && expected > std::numeric_limits<std::uint64_t>::max() / static_cast<std::uint64_t>(d)))
-          throw fail("tensor '" + t.name + "': bad shape");
-        expected *= static_cast<std::uint64_t>(d);
-      }
-      if (expected != size || offset > data_bytes || size > data_bytes - offset)
-        throw fail("tensor '" + t.name + "': its bytes do not fit its shape or the file");
-      const auto* begin = bytes.data() + data_start + offset;
-      t.data.assign(begin, begin + size);
-      contents.tensors.push_back(std::move(t));
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw fail(std::string("damaged tensor table: ") + e.what());
+  for (const auto& entry : layout.header["tensors"]) {
+    TensorBlob t;
+    t.name = entry["name"].get<std::string>();
+    t.dtype = *dtype_named(entry["dtype"].get<std::string>());
+    t.shape = entry["shape"].get<std::vector<std::int64_t>>();
+    const auto offset = entry["offset"].get<std::uint64_t>();
+    const auto* begin = bytes.data() + data_start + offset;
+    t.data.assign(begin, begin + entry["bytes"].get<std::uint64_t>());
+    contents.tensors.push_back(std::move(t));
   }
-  contents.header.erase("tensors");
+  layout.header.erase("tensors");
+  contents.header = std::move(layout.header);
   return contents;
 }
 
@@ -198,16 +278,25 @@ void write_model_file(const std::filesystem::path& path, const ModelFileContents
 }
 
 ModelFileContents read_model_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) throw ModelFileError(path.string() + ": cannot read the model: " + ec.message());
-  if (size > kMaxFileBytes)
-    throw ModelFileError(path.string() + ": not a model file: " + std::to_string(size) + " bytes");
-  std::ifstream in(path, std::ios::binary);
-  std::vector<std::uint8_t> bytes(size);
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
-    throw ModelFileError(path.string() + ": cannot read the model: read error");
-  return parse_model_file(bytes, path.string());
+  const std::string source = path.string();
+  try {
+    // The preamble and header first: a file that is not a model, or whose
+    // size is not what its header says, is refused before its bulk is read
+    // (a sparse file of gigabytes costs nothing).
+    const InputFile file(path);
+    std::vector<std::uint8_t> prefix(static_cast<std::size_t>(std::min<std::uint64_t>(file.size(), kPreambleBytes)));
+    prefix.resize(file.read_at(0, prefix));
+    const std::uint64_t header_bytes = check_preamble(prefix, file.size(), source);
+    std::vector<std::uint8_t> header(static_cast<std::size_t>(header_bytes));
+    if (file.read_at(kPreambleBytes, header) != header.size()) throw file_error(source, "truncated while reading");
+    const Layout layout = parse_header(header, source);
+    if (layout.file_bytes() != file.size())
+      throw file_error(source, "truncated or damaged: the tensor table says " + std::to_string(layout.file_bytes()) +
+                                   " bytes, the file has " + std::to_string(file.size()));
+    return parse_model_file(file.read_all(kMaxFileBytes, "a model file"), source);
+  } catch (const InputFileError& e) {
+    throw ModelFileError(std::string("cannot read the model: ") + e.what());
+  }
 }
 
 }  // namespace nextbeat::engine

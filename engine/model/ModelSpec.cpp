@@ -46,6 +46,11 @@ int int_field(const nlohmann::json& obj, const char* key, int lo, int hi, const 
   return it->get<int>();
 }
 
+std::string string_field(const nlohmann::json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 }  // namespace
 
 ModelSpec spec_from_json(const nlohmann::json& json, const std::string& source) {
@@ -54,7 +59,7 @@ ModelSpec spec_from_json(const nlohmann::json& json, const std::string& source) 
     throw ModelFileError(where + ": expected an object with a codec");
   ModelSpec spec;
   const auto& c = json["codec"];
-  const auto kind = c.value("kind", std::string());
+  const auto kind = string_field(c, "kind");
   if (const auto named = codec_named(kind)) {
     spec.codec.kind = *named;
   } else {
@@ -68,7 +73,7 @@ ModelSpec spec_from_json(const nlohmann::json& json, const std::string& source) 
     throw ModelFileError(where + ".codec.include_drums: expected true or false");
   spec.codec.include_drums = c["include_drums"].get<bool>();
 
-  const auto head = json.value("head", std::string());
+  const auto head = string_field(json, "head");
   if (head == "softmax") {
     spec.head = HeadKind::kSoftmax;
   } else if (head == "sigmoid") {
@@ -79,9 +84,9 @@ ModelSpec spec_from_json(const nlohmann::json& json, const std::string& source) 
     throw ModelFileError(where + ".head: expected \"softmax\", \"sigmoid\" or \"nade\"");
   }
   spec.input_size = int_field(json, "input_size", 1, 1 << 16, where);
-  spec.embed = int_field(json, "embed", 1, 8192, where);
-  spec.hidden = int_field(json, "hidden", 1, 8192, where);
-  spec.layers = int_field(json, "layers", 1, 16, where);
+  spec.embed = int_field(json, "embed", 1, kMaxModelWidth, where);
+  spec.hidden = int_field(json, "hidden", 1, kMaxModelWidth, where);
+  spec.layers = int_field(json, "layers", 1, kMaxModelLayers, where);
   if (!json.contains("dropout") || !json["dropout"].is_number() || json["dropout"].get<double>() < 0 ||
       json["dropout"].get<double>() >= 1)
     throw ModelFileError(where + ".dropout: expected a number in [0, 1)");
@@ -101,6 +106,15 @@ ModelSpec spec_from_json(const nlohmann::json& json, const std::string& source) 
 
 bool head_fits(HeadKind head, StepForm form) noexcept {
   return (head == HeadKind::kSoftmax) == (form == StepForm::kToken);
+}
+
+std::int64_t minimum_parameter_count(const ModelSpec& spec) noexcept {
+  const std::int64_t h = spec.hidden;
+  const std::int64_t gates = 4 * h;
+  std::int64_t n = gates * (spec.embed + h) + 2 * gates;  // layer 0: W_ih, W_hh, two biases
+  n += (spec.layers - 1) * (gates * (2 * h) + 2 * gates);
+  n += h * spec.output_size() + spec.output_size();  // the head
+  return n;
 }
 
 Step warm_up_step(const ModelSpec& spec) noexcept {

@@ -3,6 +3,7 @@
 // LibTorch, no files: the network is built from this (LstmNet.h).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,11 @@ namespace nextbeat::engine {
 // frame (pianoroll). nade: keys of a frame one after another, each
 // conditioned on the keys below it (pianoroll; better chords).
 enum class HeadKind { kSoftmax, kSigmoid, kNade };
+
+// Limits of embed/hidden and layers, in files and on the command line: a
+// 4096-wide LSTM of 16 layers is ~2 GB of weights, past any live budget.
+constexpr int kMaxModelWidth = 4096;
+constexpr int kMaxModelLayers = 16;
 
 struct ModelSpec {
   CodecSettings codec;
@@ -36,6 +42,11 @@ std::string head_name(HeadKind head);
 // Whether a head predicts what a codec's steps are: softmax a token, sigmoid
 // and NADE a frame.
 bool head_fits(HeadKind head, StepForm form) noexcept;
+
+// A lower bound of the parameters a network of this spec has (its LSTM and
+// head; LstmNet adds embeddings), computed without allocating it: a file must
+// hold at least this many weights before the network is built.
+std::int64_t minimum_parameter_count(const ModelSpec& spec) noexcept;
 
 // A step to warm a model's step up with (any valid input of its codec).
 Step warm_up_step(const ModelSpec& spec) noexcept;

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/codec/PianoRollCodec.h"
+#include "engine/util/InputFile.h"
+#include "engine/util/JsonLimits.h"
 
 namespace nextbeat::engine {
 namespace {
@@ -19,6 +21,8 @@ using nlohmann::json;
 constexpr int kHighestKey = kLowestKey + kKeys - 1;
 constexpr int kSilentVoice = -1;  // Jsb16thSeparated.json
 constexpr std::size_t kVoices = 4;
+// The published sets are 2-3 MB each; a hundred times that is not a piano roll.
+constexpr std::uint64_t kMaxPianoRollFileBytes = std::uint64_t{256} << 20;
 
 // What a value is, for "got ..." in messages; short even for huge values.
 std::string describe_value(const json& value) {
@@ -89,6 +93,9 @@ class Parser {
   Parser(const std::string& name, int steps_per_beat) : name_(name), steps_per_beat_(steps_per_beat) {}
 
   PianoRollSplits parse(std::string_view text) {
+    if (const auto at = json_too_deep_at(text))
+      throw PianoRollDataError(name_ + ": byte " + std::to_string(*at) + ": JSON nested deeper than " +
+                               std::to_string(kMaxJsonDepth) + " levels (a piano roll is 4 deep)");
     json root;
     try {
       root = json::parse(text.begin(), text.end());
@@ -165,12 +172,13 @@ PianoRollSplits parse_pianoroll_json(std::string_view text, const std::string& n
 
 PianoRollSplits load_pianoroll_json(const std::filesystem::path& path, int steps_per_beat) {
   const std::string name = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw PianoRollDataError(name + ": cannot open the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw PianoRollDataError(name + ": read error");
-  return parse_pianoroll_json(text.view(), name, steps_per_beat);
+  std::string text;
+  try {
+    text = read_input_text(path, kMaxPianoRollFileBytes, "a piano-roll file");
+  } catch (const InputFileError& e) {
+    throw PianoRollDataError(e.what());
+  }
+  return parse_pianoroll_json(text, name, steps_per_beat);
 }
 
 }  // namespace nextbeat::engine

@@ -65,6 +65,9 @@ class OutputSink {
   virtual ~OutputSink() = default;
   // real-time safe in the daemon's implementation: try_enqueue only.
   virtual void emit(const OutputEvent& event) noexcept = 0;
+  // Sends what an earlier emit could not (a full queue's owed note-offs);
+  // called on every turn of the engine loop. Same thread as emit.
+  virtual void flush() noexcept {}
 };
 
 }  // namespace nextbeat::engine

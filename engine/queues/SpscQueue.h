@@ -30,6 +30,9 @@ class SpscQueue {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
+  // Like push, but a full queue is not counted as a drop: for a caller that
+  // keeps the item and tries again (OutputGuard).
+  bool try_push(const T& item) noexcept { return queue_.try_enqueue(item); }
   // called on: the consumer thread.
   bool pop(T& item) noexcept { return queue_.try_dequeue(item); }
   const T* peek() const noexcept { return queue_.peek(); }

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/queues/OutputGuard.h"
 #include "engine/queues/SpscQueue.h"
 #include "engine/queues/SteadyTime.h"
 #include "engine/queues/Timetable.h"
@@ -217,6 +218,7 @@ struct AudioOutput::Impl {
 
   // First: its cache-line-aligned indices would leave padding elsewhere.
   engine::SpscQueue<engine::OutputEvent> queue{kQueueCapacity};
+  engine::OutputGuard guard{queue};                                  // the engine thread's side of `queue`
   engine::Timetable<engine::OutputEvent, kPendingCapacity> pending;  // the callback's only
   std::int64_t half_block = 32;                                      // frames; half of FluidSynth's internal block
 
@@ -297,7 +299,11 @@ AudioOutput::~AudioOutput() {
 }
 
 void AudioOutput::emit(const engine::OutputEvent& event) noexcept {
-  if (is_audio_event(event.kind)) impl_->queue.push(event);
+  if (is_audio_event(event.kind)) impl_->guard.push(event);
+}
+
+void AudioOutput::flush() noexcept {
+  impl_->guard.flush();
 }
 
 void AudioOutput::stop() noexcept {
@@ -346,7 +352,7 @@ std::uint64_t AudioOutput::late_events() const noexcept {
   return impl_->late.load(std::memory_order_relaxed);
 }
 std::uint64_t AudioOutput::dropped_events() const noexcept {
-  return impl_->queue.dropped();
+  return impl_->guard.dropped();
 }
 
 }  // namespace nextbeat::io

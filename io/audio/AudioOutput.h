@@ -43,7 +43,10 @@ class AudioOutput : public engine::OutputSink {
   // releases every sounding note. A full queue drops the event and counts
   // it. called on: the engine thread (one producer). real-time safe: no
   // allocation, no locks.
+  // A full queue never loses a note-off or an all-notes-off (OutputGuard);
+  // flush() sends what is owed.
   void emit(const engine::OutputEvent& event) noexcept override;
+  void flush() noexcept override;
 
   // Stops the stream (the callback has returned for good when this does)
   // and closes it. Idempotent. called on: the control thread.
@@ -59,7 +62,7 @@ class AudioOutput : public engine::OutputSink {
   std::uint64_t callbacks() const noexcept;       // audio blocks rendered
   std::uint64_t xruns() const noexcept;           // blocks RtAudio flagged as an output underflow
   std::uint64_t late_events() const noexcept;     // events whose time had passed at their block's start
-  std::uint64_t dropped_events() const noexcept;  // emit() calls that found the queue full
+  std::uint64_t dropped_events() const noexcept;  // note-ons, beats and clocks that found the queue full
 
  private:
   struct Impl;

@@ -53,4 +53,19 @@ grep -q "2 errors" "$tmp/err" || fail "no error count: $(cat "$tmp/err")"
 "$nextbeat" check-config "$tmp/missing.toml" >/dev/null 2>"$tmp/err" && fail "missing file accepted"
 grep -q "missing.toml: cannot read the config: No such file or directory" "$tmp/err" \
   || fail "missing file error: $(cat "$tmp/err")"
+# Not a regular file: refused at once, not read (a FIFO used to hang, /dev/zero
+# to read until allocation failed).
+mkfifo "$tmp/fifo.toml"
+timeout 10 "$nextbeat" check-config "$tmp/fifo.toml" >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] || fail "FIFO: not refused with exit 1 within 10 s: $(cat "$tmp/err")"
+grep -q "fifo.toml: cannot read the config: is not a regular file (a FIFO)" "$tmp/err" || fail "FIFO error: $(cat "$tmp/err")"
+timeout 10 "$nextbeat" check-config /dev/zero >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] || fail "/dev/zero: not refused with exit 1 within 10 s: $(cat "$tmp/err")"
+grep -q "/dev/zero: cannot read the config: is not a regular file (a character device)" "$tmp/err" \
+  || fail "/dev/zero error: $(cat "$tmp/err")"
+truncate -s 2G "$tmp/huge.toml"
+timeout 10 "$nextbeat" check-config "$tmp/huge.toml" >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] || fail "a 2 GB sparse config: not refused with exit 1 within 10 s"
+grep -q "huge.toml: cannot read the config: is 2147483648 bytes, more than the 1048576 a config file may have" \
+  "$tmp/err" || fail "huge file error: $(cat "$tmp/err")"
 echo "check-config: ok"

@@ -5,6 +5,7 @@
 #   $osc_port, $reply_port
 #   fail MESSAGE        prints MESSAGE, the replies and the log's end; exit 1
 #   start_replies       oscdump on $reply_port into $tmp/replies (skips without liblo-tools)
+#   expect_reply REGEX  waits up to 10 s for a reply line matching REGEX, else fails
 #   start_daemon ARG... nextbeat run ARG... in the background; waits for "ready"
 #   stop_daemon         SIGTERM; fails unless it exits 0
 #   background CMD...   runs CMD in the background, killed at exit
@@ -38,6 +39,10 @@ start_replies() {
   command -v oscdump >/dev/null || { echo "SKIP: needs oscdump (liblo-tools; scripts/setup.sh installs it)"; exit 77; }
   oscdump -L "$reply_port" >"$tmp/replies" 2>&1 &
   helpers+=($!)
+}
+expect_reply() {
+  for _ in $(seq 100); do grep -q -- "$1" "$tmp/replies" && return 0; sleep 0.1; done
+  fail "no reply matching '$1'"
 }
 start_daemon() {
   "$nextbeat" run "$@" >"$log" 2>&1 &

@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -260,7 +261,7 @@ TEST_CASE("wrong, truncated, damaged or foreign model files are refused with a c
 
   // A well-formed container whose tensors do not fit its spec.
   auto contents = read_model_file(good);
-  contents.header["spec"]["hidden"] = 64;
+  contents.header["spec"]["hidden"] = spec.hidden / 2;
   write_model_file(dir / "shape.nbm", contents);
   CHECK_THAT(message_of(dir / "shape.nbm"), Catch::Contains("wrong type or shape"));
   contents = read_model_file(good);
@@ -270,8 +271,143 @@ TEST_CASE("wrong, truncated, damaged or foreign model files are refused with a c
   contents = read_model_file(good);
   contents.header["format"] = "something-else";
   write_model_file(dir / "format.nbm", contents);
-  CHECK_THAT(message_of(dir / "format.nbm"), Catch::Contains("not a nextbeat model"));
+  CHECK_THAT(message_of(dir / "format.nbm"), Catch::Contains("format: expected"));
   fs::remove_all(dir);
+}
+
+namespace {
+
+std::uint32_t crc32_reference(const std::vector<std::uint8_t>& bytes) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (const std::uint8_t b : bytes) {
+    crc ^= b;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+// A container with this header text and tensor data, its lengths and CRC
+// right: what a hostile file that passes the integrity checks looks like.
+std::vector<std::uint8_t> container(const std::string& header, const std::vector<std::uint8_t>& data) {
+  std::vector<std::uint8_t> out{'N', 'X', 'T', 'B', 'E', 'A', 'T', 0, 1, 0, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(std::uint64_t{header.size()} >> (8 * i)));
+  out.insert(out.end(), header.begin(), header.end());
+  out.insert(out.end(), data.begin(), data.end());
+  const std::uint32_t crc = crc32_reference(out);
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(crc >> (8 * i)));
+  for (const char c : {'E', 'N', 'D', '\0'}) out.push_back(static_cast<std::uint8_t>(c));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("hostile model headers are refused before they cost stack or memory", "[unit][model]") {
+  const fs::path dir = fs::temp_directory_path() / ("nextbeat-model-hostile-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const auto write = [&](const std::string& name, const std::vector<std::uint8_t>& content) {
+    const fs::path p = dir / name;
+    std::ofstream(p, std::ios::binary)
+        .write(reinterpret_cast<const char*>(content.data()), static_cast<std::streamsize>(content.size()));
+    return p;
+  };
+  const auto message_of = [](const fs::path& p) -> std::string {
+    try {
+      LstmModel::load(p);
+    } catch (const ModelFileError& e) {
+      return e.what();
+    }
+    return "loaded";
+  };
+  const ModelSpec spec = small_spec(CodecKind::kEvents, HeadKind::kSoftmax);
+  const fs::path good = dir / "good.nbm";
+  LstmModel(spec, 1).save(good);
+  ModelFileContents contents = read_model_file(good);
+  std::vector<std::uint8_t> data;
+  for (const auto& t : contents.tensors) data.insert(data.end(), t.data.begin(), t.data.end());
+  const auto header_text = [&](const ModelFileContents& c) {
+    nlohmann::json table = nlohmann::json::array();
+    std::uint64_t offset = 0;
+    for (const auto& t : c.tensors) {
+      table.push_back(
+          {{"name", t.name}, {"dtype", "f32"}, {"shape", t.shape}, {"offset", offset}, {"bytes", t.data.size()}});
+      offset += t.data.size();
+    }
+    nlohmann::json header = c.header;
+    header["tensors"] = table;
+    return header.dump();
+  };
+  // The container built here is the real one: it loads.
+  REQUIRE(message_of(write("rebuilt.nbm", container(header_text(contents), data))) == "loaded");
+
+  SECTION("provenance nested 100,000 arrays deep (it used to overflow the stack when copied)") {
+    std::string text = header_text(contents);
+    text.insert(1, "\"deep\":" + std::string(100000, '[') + std::string(100000, ']') + ",");
+    const auto p = write("deep.nbm", container(text, data));
+    CHECK_THAT(message_of(p), Catch::StartsWith(p.string() + ": ") && Catch::Contains("nested deeper than 64"));
+    CHECK_THROWS_WITH(parse_model_file(container(text, data), "x"), Catch::Contains("nested deeper than 64"));
+  }
+  SECTION("a fractional shape is not read as a whole one") {
+    std::string text = header_text(contents);
+    const auto at = text.find("\"shape\":[") + 9;
+    const auto end = text.find_first_of(",]", at);
+    text.insert(end, ".5");
+    CHECK_THAT(message_of(write("half.nbm", container(text, data))),
+               Catch::Contains("tensors[0].shape: expected whole numbers >= 0, got ") && Catch::Contains(".5"));
+  }
+  SECTION("a spec far larger than the weights in the file is refused before the network is built") {
+    contents.header["spec"]["hidden"] = 4096;
+    contents.header["spec"]["embed"] = 4096;
+    const auto p = write("huge.nbm", container(header_text(contents), data));
+    CHECK_THAT(message_of(p), Catch::Contains("spec: its sizes need at least"));
+  }
+  SECTION("header fields of the wrong type name the field") {
+    contents.header["format"] = 5;
+    CHECK_THAT(message_of(write("format.nbm", container(header_text(contents), data))),
+               Catch::Contains("format: expected"));
+    contents.header["format"] = "nextbeat-model";
+    contents.header["spec"]["codec"]["kind"] = 3;
+    CHECK_THAT(message_of(write("kind.nbm", container(header_text(contents), data))),
+               Catch::Contains("spec.codec.kind: expected"));
+    contents.header["spec"]["codec"]["kind"] = "events";
+    contents.header["provenance"] = "hand-made";
+    CHECK_THAT(message_of(write("prov.nbm", container(header_text(contents), data))),
+               Catch::Contains("provenance: expected an object"));
+  }
+  SECTION("a sparse file is refused from its first bytes, not read whole") {
+    // 1.5 GB that take no disk: the old reader allocated and read all of it.
+    const fs::path junk = dir / "sparse-junk.nbm";
+    std::ofstream(junk) << "junk";
+    fs::resize_file(junk, std::uintmax_t{3} << 29);
+    CHECK_THAT(message_of(junk), Catch::Contains("not a nextbeat model file"));
+    // A real preamble and header, then a hole: its size is not what the header says.
+    const auto bytes = container(header_text(contents), data);
+    const fs::path holed = write("sparse-model.nbm", bytes);
+    fs::resize_file(holed, std::uintmax_t{3} << 29);
+    CHECK_THAT(message_of(holed), Catch::Contains("the tensor table says " + std::to_string(bytes.size()) + " bytes"));
+  }
+  SECTION("FIFOs and devices are refused without blocking") {
+    const fs::path fifo = dir / "fifo.nbm";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK_THAT(message_of(fifo), Catch::Contains("not a regular file (a FIFO)"));
+    CHECK_THAT(message_of("/dev/zero"), Catch::Contains("not a regular file (a character device)"));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the spec's parameter floor is below what the network allocates", "[unit][model]") {
+  for (const auto kind : {CodecKind::kEvents, CodecKind::kPianoRoll}) {
+    for (const auto head : {HeadKind::kSoftmax, HeadKind::kSigmoid, HeadKind::kNade}) {
+      ModelSpec spec = small_spec(kind, head);
+      if (!head_fits(head, step_form(kind))) continue;
+      for (const int layers : {1, 3}) {
+        spec.layers = layers;
+        INFO(codec_name(kind) << " " << head_name(head) << " " << layers);
+        const LstmModel model(spec, 1);
+        CHECK(minimum_parameter_count(spec) <= model.parameter_count());
+        CHECK(minimum_parameter_count(spec) * 10 >= model.parameter_count() * 5);  // and not far below it
+      }
+    }
+  }
 }
 
 TEST_CASE("bundled models are found by name", "[unit][model]") {
