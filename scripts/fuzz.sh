@@ -44,7 +44,8 @@ sources=(
   engine/codec/PianoRollCodec.cpp engine/codec/PianoRollLiveStream.cpp
   engine/model/ModelFile.cpp engine/model/ModelSpec.cpp engine/model/Sampler.cpp
   tests/fuzz/NoModelStubs.cpp  # the two LstmModel members the codecs name, without LibTorch
-  engine/util/AtomicFile.cpp engine/util/Subprocess.cpp engine/util/TempDirectory.cpp
+  engine/util/AtomicFile.cpp engine/util/InputFile.cpp engine/util/JsonLimits.cpp engine/util/Subprocess.cpp
+  engine/util/TempDirectory.cpp
 )
 echo "fuzz: building ${#sources[@]} sources and ${#targets[@]} targets with $cxx into $out"
 objects=()
