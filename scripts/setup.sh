@@ -47,6 +47,8 @@ test_pkgs=(
   stress-ng
   sox
   clang-format            # the format check in the test suite
+  clang                   # scripts/fuzz.sh: the fuzz targets of tests/fuzz (libFuzzer) ...
+  libclang-rt-14-dev      # ... whose runtime (libclang_rt.fuzzer, ASan, UBSan) is packaged apart
   g++-aarch64-linux-gnu   # scripts/check-arm64.sh: the arm64 build check (Pi, Jetson)
   qemu-user-static        # ... and the packed step run as a Cortex-A72 and A76
 )

@@ -22,12 +22,6 @@ namespace fs = std::filesystem;
 constexpr std::uintmax_t kMaxAbcBytes = 64u << 20;
 constexpr std::size_t kMaxLogBytes = 64u << 10;  // how much of abc2midi's output we keep for messages
 
-struct Tune {
-  int number = 0;              // the X: field
-  std::size_t first_line = 0;  // 1-based, as abc2midi counts them
-  std::size_t last_line = 0;   // the line before the next tune (or a very large number)
-};
-
 std::string read_text(const fs::path& path) {
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
@@ -36,38 +30,6 @@ std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw AbcImportError(path.string() + ": cannot open: " + std::strerror(errno));
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Tunes start at lines "X:<number>" (the ABC standard puts fields at the start of a line).
-std::vector<Tune> find_tunes(const std::string& text, const std::string& name) {
-  std::vector<Tune> tunes;
-  std::map<int, std::size_t> line_of;
-  std::istringstream lines(text);
-  std::string line;
-  for (std::size_t line_no = 1; std::getline(lines, line); ++line_no) {
-    if (line.size() < 2 || line[0] != 'X' || line[1] != ':') continue;
-    std::size_t i = 2;
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    long number = 0;
-    const std::size_t digits_at = i;
-    while (i < line.size() && line[i] >= '0' && line[i] <= '9' && number < 100000000) {
-      number = number * 10 + (line[i++] - '0');
-    }
-    if (i == digits_at) {
-      throw AbcImportError(name + ":" + std::to_string(line_no) + ": expected a tune number after X:, got '" + line +
-                           "'");
-    }
-    const int x = static_cast<int>(number);
-    if (auto [it, fresh] = line_of.emplace(x, line_no); !fresh) {
-      throw AbcImportError(name + ":" + std::to_string(line_no) + ": tune number X:" + std::to_string(x) +
-                           " is used again (first at line " + std::to_string(it->second) +
-                           "); abc2midi writes one file per number, so give each tune its own X:");
-    }
-    if (!tunes.empty()) tunes.back().last_line = line_no - 1;
-    tunes.push_back({x, line_no, static_cast<std::size_t>(-1)});
-  }
-  if (tunes.empty()) throw AbcImportError(name + ": no tune found (no line starting with X:)");
-  return tunes;
 }
 
 // The private directory, with a failure to create it reported as an AbcImportError like every other.
@@ -125,8 +87,44 @@ void run_abc2midi(const AbcImportOptions& options, const std::vector<std::string
   }
 }
 
+}  // namespace
+
+namespace detail {
+
+// Tunes start at lines "X:<number>" (the ABC standard puts fields at the start of a line).
+std::vector<AbcTune> find_abc_tunes(const std::string& text, const std::string& name) {
+  std::vector<AbcTune> tunes;
+  std::map<int, std::size_t> line_of;
+  std::istringstream lines(text);
+  std::string line;
+  for (std::size_t line_no = 1; std::getline(lines, line); ++line_no) {
+    if (line.size() < 2 || line[0] != 'X' || line[1] != ':') continue;
+    std::size_t i = 2;
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    long number = 0;
+    const std::size_t digits_at = i;
+    while (i < line.size() && line[i] >= '0' && line[i] <= '9' && number < 100000000) {
+      number = number * 10 + (line[i++] - '0');
+    }
+    if (i == digits_at) {
+      throw AbcImportError(name + ":" + std::to_string(line_no) + ": expected a tune number after X:, got '" + line +
+                           "'");
+    }
+    const int x = static_cast<int>(number);
+    if (auto [it, fresh] = line_of.emplace(x, line_no); !fresh) {
+      throw AbcImportError(name + ":" + std::to_string(line_no) + ": tune number X:" + std::to_string(x) +
+                           " is used again (first at line " + std::to_string(it->second) +
+                           "); abc2midi writes one file per number, so give each tune its own X:");
+    }
+    if (!tunes.empty()) tunes.back().last_line = line_no - 1;
+    tunes.push_back({x, line_no, static_cast<std::size_t>(-1)});
+  }
+  if (tunes.empty()) throw AbcImportError(name + ": no tune found (no line starting with X:)");
+  return tunes;
+}
+
 // abc2midi's messages about one tune: its "Error in line-char L-C" lines with L inside the tune.
-std::string errors_of(const Tune& tune, const std::string& log) {
+std::string abc2midi_errors_of(const AbcTune& tune, const std::string& log) {
   std::istringstream lines(log);
   std::string line;
   std::string out;
@@ -140,12 +138,12 @@ std::string errors_of(const Tune& tune, const std::string& log) {
   return out.empty() ? trim(log) : out;
 }
 
-}  // namespace
+}  // namespace detail
 
 std::vector<Score> import_abc_file(const fs::path& path, const AbcImportOptions& options) {
   const std::string name = path.string();
   const std::string text = read_text(path);
-  const std::vector<Tune> tunes = find_tunes(text, name);
+  const std::vector<detail::AbcTune> tunes = detail::find_abc_tunes(text, name);
 
   // abc2midi writes "<stem><X>.mid" next to its input, so it converts a copy inside the private directory;
   // that also keeps odd characters in the user's path out of the output names.
@@ -162,13 +160,13 @@ std::vector<Score> import_abc_file(const fs::path& path, const AbcImportOptions&
 
   std::vector<Score> scores;
   scores.reserve(tunes.size());
-  for (const Tune& tune : tunes) {
+  for (const detail::AbcTune& tune : tunes) {
     const std::string source = name + " tune " + std::to_string(tune.number);
     const fs::path mid = dir.path() / ("tunes" + std::to_string(tune.number) + ".mid");
     std::error_code ec;
     if (!fs::exists(mid, ec)) {
       throw AbcImportError(source + " (line " + std::to_string(tune.first_line) +
-                           "): abc2midi wrote no MIDI file: " + errors_of(tune, log));
+                           "): abc2midi wrote no MIDI file: " + detail::abc2midi_errors_of(tune, log));
     }
     std::ifstream in(mid, std::ios::binary);
     const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

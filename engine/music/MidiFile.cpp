@@ -11,8 +11,11 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <system_error>
 #include <tuple>
 #include <utility>
+
+#include "engine/util/AtomicFile.h"
 
 namespace nextbeat::engine {
 namespace {
@@ -137,6 +140,13 @@ struct OpenQueue {
     notes.clear();
     head = 0;
   }
+  // Drops ended notes once there are kMaxStackedNotes of them (amortised O(1) a note), so that a queue never
+  // holds more than twice the notes that may sound at once.
+  void compact() {
+    if (head < kMaxStackedNotes) return;
+    notes.erase(notes.begin(), notes.begin() + static_cast<std::ptrdiff_t>(head));
+    head = 0;
+  }
 };
 
 struct TimedTempo {
@@ -217,6 +227,7 @@ class Parser {
     }
     if (division == 0) file.fail(12, "expected a positive number of ticks per quarter note, got 0");
     ticks_per_beat_ = static_cast<int>(division);
+    max_tick_ = kMaxMidiBeats * division;
     file.take(length - 6, "the rest of the header");
   }
 
@@ -226,7 +237,14 @@ class Parser {
     std::uint64_t tick = format_ == 2 ? track_start_tick_ : 0;
     std::uint8_t running = 0;
     while (!in.at_end()) {
+      const std::size_t delta_at = in.pos();
       tick += in.vlq("a delta time");
+      if (tick > max_tick_) {
+        in.fail(delta_at, "expected an event within " + std::to_string(kMaxMidiBeats) +
+                              " beats of the start (9 hours at 120 bpm), got one at beat " +
+                              std::to_string(tick / static_cast<std::uint64_t>(ticks_per_beat_)) +
+                              " (a corrupt delta time?)");
+      }
       const std::size_t status_at = in.pos();
       std::uint8_t status = in.u8("a status byte");
       std::optional<std::uint8_t> first_data;
@@ -254,16 +272,16 @@ class Parser {
           case 0x80: {
             const int pitch = data("a note-off pitch");
             data("a note-off velocity");
-            note_off(channel, pitch, tick, track);
+            note_off(channel, pitch, tick, track, in, status_at);
             break;
           }
           case 0x90: {
             const int pitch = data("a note-on pitch");
             const int velocity = data("a note-on velocity");
             if (velocity == 0) {
-              note_off(channel, pitch, tick, track);
+              note_off(channel, pitch, tick, track, in, status_at);
             } else {
-              note_on(channel, pitch, velocity, tick);
+              note_on(channel, pitch, velocity, tick, track, in, status_at);
             }
             break;
           }
@@ -315,7 +333,7 @@ class Parser {
       }
     }
     // A missing end-of-track event is tolerated when the chunk ends between events.
-    close_open_notes(tick, track);
+    close_open_notes(tick, track, in);
     track_start_tick_ = tick;
   }
 
@@ -328,32 +346,43 @@ class Parser {
     in.take(length, what);
   }
 
-  void note_on(int channel, int pitch, int velocity, std::uint64_t tick) {
+  // `in` and `at` (the event's status byte, or its first data byte under running status) locate an error.
+  void note_on(int channel, int pitch, int velocity, std::uint64_t tick, int track, const ByteReader& in,
+               std::size_t at) {
     const auto key = static_cast<std::size_t>(channel * 128 + pitch);
     auto& queue = open_[key];
     if (queue.notes.empty()) touched_.push_back(key);
+    if (queue.notes.size() - queue.head >= kMaxStackedNotes) {
+      add_note(channel, pitch, queue.notes[queue.head++], tick, track, in, at);  // ends the oldest, as re-struck
+    }
+    queue.compact();
     queue.notes.push_back({tick, velocity});
   }
 
-  void note_off(int channel, int pitch, std::uint64_t tick, int track) {
+  void note_off(int channel, int pitch, std::uint64_t tick, int track, const ByteReader& in, std::size_t at) {
     auto& queue = open_[static_cast<std::size_t>(channel * 128 + pitch)];
     if (queue.empty()) return;  // a stray note-off ends nothing
-    add_note(channel, pitch, queue.notes[queue.head++], tick, track);
+    add_note(channel, pitch, queue.notes[queue.head++], tick, track, in, at);
     if (queue.empty()) queue.clear();  // keeps memory to the notes sounding at once, not all notes so far
+    queue.compact();
   }
 
-  void close_open_notes(std::uint64_t tick, int track) {
+  void close_open_notes(std::uint64_t tick, int track, const ByteReader& in) {
     for (std::size_t key : touched_) {
       auto& queue = open_[key];
       for (std::size_t i = queue.head; i < queue.notes.size(); ++i) {
-        add_note(static_cast<int>(key / 128), static_cast<int>(key % 128), queue.notes[i], tick, track);
+        add_note(static_cast<int>(key / 128), static_cast<int>(key % 128), queue.notes[i], tick, track, in, in.pos());
       }
       queue.clear();
     }
     touched_.clear();
   }
 
-  void add_note(int channel, int pitch, const OpenNote& open, std::uint64_t end_tick, int track) {
+  void add_note(int channel, int pitch, const OpenNote& open, std::uint64_t end_tick, int track, const ByteReader& in,
+                std::size_t at) {
+    if (notes_.size() >= kMaxMidiNotes) {
+      in.fail(at, "expected at most " + std::to_string(kMaxMidiNotes) + " notes in a file, got more");
+    }
     Note note;
     note.pitch = pitch;
     note.velocity = open.velocity;
@@ -405,6 +434,7 @@ class Parser {
   std::uint32_t track_count_ = 0;
   int ticks_per_beat_ = 480;
   std::uint64_t track_start_tick_ = 0;
+  std::uint64_t max_tick_ = 0;        // kMaxMidiBeats in ticks
   std::vector<OpenQueue> open_;       // by channel * 128 + pitch
   std::vector<std::size_t> touched_;  // keys with open notes, so closing costs no sweep of all keys
   std::vector<Note> notes_;
@@ -605,38 +635,10 @@ std::vector<std::uint8_t> serialize_midi(const Score& score, int ticks_per_beat)
 void write_midi_file(const std::filesystem::path& path, const Score& score, int ticks_per_beat) {
   const std::string name = path.string();
   const std::vector<std::uint8_t> bytes = serialize(score, ticks_per_beat, name);
-  const std::string tmp = name + ".tmp-" + std::to_string(::getpid());
-
-  auto fail = [&](const std::string& what, int err) {
-    ::unlink(tmp.c_str());
-    throw MidiFileError(name, what + " '" + tmp + "': " + errno_text(err));
-  };
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) throw MidiFileError(name, "cannot create '" + tmp + "': " + errno_text(errno));
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      fail("cannot write", err);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    fail("cannot fsync", err);
-  }
-  if (::close(fd) != 0) fail("cannot close", errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename to the destination", errno);
-  // Make the rename itself durable. A failure here leaves a complete file in place, so it is not reported.
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
+  try {
+    write_file_atomically(path, bytes);
+  } catch (const std::system_error& e) {
+    throw MidiFileError(name, e.what());
   }
 }
 

@@ -49,8 +49,20 @@ class MidiFileError : public std::runtime_error {
   std::optional<std::size_t> byte_offset_;
 };
 
-// Files larger than this are refused before they are read (the largest real MIDI files are a few MB).
-constexpr std::uintmax_t kMaxMidiFileBytes = 64u << 20;
+// Limits that keep a hostile or corrupt file from costing unbounded memory or time, here or in what reads the
+// Score (a codec turns every beat of silence into steps). Real music is far inside them.
+// - Files larger than kMaxMidiFileBytes are refused before they are read (the largest real MIDI files are a
+//   few MB), as are files that are not regular files (a FIFO, /dev/zero, a directory).
+// - An event later than kMaxMidiBeats quarter notes from the start (9 hours at 120 bpm) is refused, naming its
+//   delta time's byte: a 37-byte file with division 1 and one delta of 0x0FFFFFFF would otherwise be a
+//   268-million-beat score.
+// - More than kMaxMidiNotes notes in a file are refused, naming the byte of the note that is one too many.
+// - At most kMaxStackedNotes notes of one pitch on one channel sound at once: a note-on beyond that ends the
+//   oldest of them at its tick, as if re-struck (a drum track of note-ons without note-offs stays readable).
+constexpr std::uintmax_t kMaxMidiFileBytes = 16u << 20;
+constexpr std::uint64_t kMaxMidiBeats = 1u << 16;
+constexpr std::size_t kMaxMidiNotes = 1u << 19;
+constexpr std::size_t kMaxStackedNotes = 128;
 
 // Reads and parses a .mid file; Score::source is the path. Throws MidiFileError.
 Score read_midi_file(const std::filesystem::path& path);
@@ -70,8 +82,9 @@ Score parse_midi(std::span<const std::uint8_t> bytes, std::string source_name);
 // signature whose denominator is not a power of two.
 std::vector<std::uint8_t> serialize_midi(const Score& score, int ticks_per_beat = 480);
 
-// Writes serialize_midi(score, ticks_per_beat) atomically: to "<path>.tmp-<pid>" in the same directory, fsync,
-// then rename over path, so a kill leaves either the old file or the new one, never half of one.
+// Writes serialize_midi(score, ticks_per_beat) atomically (engine/util/AtomicFile.h: a new, unpredictable
+// temporary file in the same directory, fsync, rename over path), so a kill leaves either the old file or the
+// new one, never half of one, and a symlink planted at a temporary name is never followed.
 // Throws MidiFileError (naming the path) on any failure; the temporary file is removed.
 void write_midi_file(const std::filesystem::path& path, const Score& score, int ticks_per_beat = 480);
 

@@ -106,22 +106,32 @@ std::string describe_args(std::string_view types) {
   return std::to_string(types.size()) + " arguments (," + std::string(types) + ")";
 }
 
-// One decoded OSC message; argv as lo_message_get_argv gives it.
+// One decoded OSC message; argv as lo_message_get_argv gives it. liblo's
+// argv points into the message's data, 4-byte aligned (OSC pads to 4), and
+// lo_arg is a union with 8-byte members: reading a member through the
+// pointer is a misaligned access (UBSan, found by tests/fuzz/OscDecodeFuzz),
+// so values are copied out byte-wise.
 struct Message {
   std::string_view path;
   std::string_view types;
   lo_arg** argv = nullptr;
 
+  template <class T>
+  T value(std::size_t i) const {
+    T v;
+    std::memcpy(&v, argv[i], sizeof v);
+    return v;
+  }
   std::optional<double> number(std::size_t i) const {
     switch (types[i]) {
       case 'i':
-        return argv[i]->i;
+        return value<std::int32_t>(i);
       case 'f':
-        return argv[i]->f;
+        return value<float>(i);
       case 'd':
-        return argv[i]->d;
+        return value<double>(i);
       case 'h':
-        return static_cast<double>(argv[i]->h);
+        return static_cast<double>(value<std::int64_t>(i));
       case 'T':
         return 1.0;
       case 'F':
@@ -131,7 +141,7 @@ struct Message {
     }
   }
   bool is_text(std::size_t i) const { return types[i] == 's' || types[i] == 'S'; }
-  std::string_view text(std::size_t i) const { return &argv[i]->s; }
+  std::string_view text(std::size_t i) const { return reinterpret_cast<const char*>(argv[i]); }
 };
 
 // /nextbeat/note pitch velocity [channel]: numbers (Pd's oscformat sends

@@ -16,6 +16,9 @@
 #include <tuple>
 #include <vector>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "SharedData.h"
 #include "Skip.h"
 #include "engine/util/Subprocess.h"
@@ -746,10 +749,101 @@ TEST_CASE("reading and writing files and scores", "[unit]") {
     CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
 
     const fs::path nowhere = dir.path() / "no such dir" / "x.mid";
-    CHECK_THROWS_WITH(write_midi_file(nowhere, score), Catch::StartsWith(nowhere.string() + ": cannot create"));
+    CHECK_THROWS_WITH(write_midi_file(nowhere, score), Catch::StartsWith(nowhere.string() + ": cannot write") &&
+                                                           Catch::Contains("creating temporary file"));
     score.notes.push_back({300, 100, 0, 1, 1.0, 2.0});
     CHECK_THROWS_AS(write_midi_file(path, score), MidiFileError);
     CHECK(read_midi_file(path).notes.size() == 2);  // the old file is untouched
     CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
   }
+}
+
+// --- Hostile files: what a small file may cost (issue 12, item 4) ------------------------------------------------
+
+TEST_CASE("a delta time past the longest score is refused, naming the byte", "[unit]") {
+  // 37 bytes, division 1, a note-off 0x0FFFFFFF beats after its note-on: a 268-million-beat score that cost
+  // `generate` 99 s of CPU before it was refused.
+  const Bytes track = Bytes{0x00, 0x90, 60, 100, 0xFF, 0xFF, 0xFF, 0x7F, 0x80, 60, 0} + kEndOfTrack;
+  const Bytes file = smf(0, 1, {track});
+  REQUIRE(file.size() == 37);
+  require_error_at(file, 26, "expected an event within 65536 beats of the start");
+  // The same at the limit loads; format 2 tracks add up.
+  const Bytes at_limit = Bytes{0x00, 0x90, 60, 100, 0x84, 0x80, 0x00, 0x80, 60, 0} + kEndOfTrack;  // 65536 beats
+  CHECK(parse_midi(smf(0, 1, {at_limit}), "ok.mid").notes.at(0).end_beat == 65536.0);
+  require_error_at(smf(2, 1, {at_limit, at_limit}), 22 + at_limit.size() + 8 + 4, "got one at beat 131072");
+}
+
+TEST_CASE("note stacks are capped: a note-on past the cap ends the oldest of its key", "[unit]") {
+  // 200 note-ons of one key, one a tick, and no note-off: a drum track written without note-offs.
+  Bytes track = {0x00, 0x99, 42, 100};
+  for (int i = 1; i < 200; ++i) track = track + Bytes{0x01, 42, 100};
+  const Score score = parse_midi(smf(0, 1, {track + kEndOfTrack}), "drums.mid");
+  REQUIRE(score.notes.size() == 200);
+  for (std::size_t i = 0; i < score.notes.size(); ++i) {
+    INFO(i);
+    CHECK(score.notes[i].start_beat == static_cast<double>(i));
+    // The first 72 end when the 129th and later notes strike; the last 128 at the end of the track (the one
+    // struck there lasts a tick).
+    const double end = i + kMaxStackedNotes < 200 ? static_cast<double>(i + kMaxStackedNotes)
+                                                  : std::max(199.0, static_cast<double>(i) + 1);
+    CHECK(score.notes[i].end_beat == end);
+  }
+}
+
+TEST_CASE("a file of too many notes is refused at the note past the cap", "[unit]") {
+  // 8 MB of running-status note-ons on one key at one tick (3 bytes each): 2.8 million notes, which took
+  // `generate` to a 1 GB peak. The note that is one too many is named.
+  const std::size_t count = (8u << 20) / 3;
+  Bytes track = {0x00, 0x90, 60, 100};
+  track.reserve(4 + 3 * count + kEndOfTrack.size());
+  for (std::size_t i = 1; i < count; ++i) track.insert(track.end(), {0x00, 60, 100});
+  const Bytes file = smf(0, 96, {track + kEndOfTrack});
+  // Note-on k (1-based) past the stack cap ends note k - kMaxStackedNotes; its data byte (running status)
+  // is at 22 + 4 + 3 (k - 2) + 1.
+  const std::size_t k = kMaxMidiNotes + kMaxStackedNotes + 1;
+  require_error_at(file, 22 + 4 + 3 * (k - 2) + 1, "expected at most 524288 notes in a file, got more");
+}
+
+TEST_CASE("read_midi_file refuses large and non-regular files before reading them", "[unit]") {
+  TempDirectory dir("nextbeat-midi-test");
+  SECTION("larger than the cap: refused, naming the file and the size") {
+    const fs::path big = dir.path() / "big.mid";
+    // A valid file padded by one long sysex: it would parse, but it is larger than any real MIDI file.
+    const std::size_t body = kMaxMidiFileBytes + 16;
+    const auto seven = [&](int shift, int more) { return static_cast<std::uint8_t>(more | ((body >> shift) & 0x7F)); };
+    Bytes sysex = {0x00, 0xF0, seven(21, 0x80), seven(14, 0x80), seven(7, 0x80), seven(0, 0)};
+    sysex.resize(sysex.size() + body, 0x01);
+    const Bytes file = smf(0, 96, {sysex + kEndOfTrack});
+    std::ofstream(big, std::ios::binary)
+        .write(reinterpret_cast<const char*>(file.data()), static_cast<std::streamsize>(file.size()));
+    REQUIRE(parse_midi(file, "big").notes.empty());
+    CHECK_THROWS_WITH(read_midi_file(big),
+                      Catch::StartsWith(big.string() + ": is ") && Catch::Contains("bytes, more than the 16777216"));
+  }
+  SECTION("a FIFO is refused at once (no writer is waited for)") {
+    const fs::path fifo = dir.path() / "fifo.mid";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK_THROWS_WITH(read_midi_file(fifo), Catch::StartsWith(fifo.string() + ": is not a regular file"));
+  }
+  SECTION("a device is refused (not read until memory runs out)") {
+    CHECK_THROWS_WITH(read_midi_file("/dev/zero"), Catch::StartsWith("/dev/zero: is not a regular file"));
+  }
+}
+
+TEST_CASE("write_midi_file does not follow a symlink planted at a temporary name", "[unit]") {
+  // The writer used "<path>.tmp-<pid>", opened without O_EXCL or O_NOFOLLOW: another local user could plant a
+  // symlink there and have the file they point it at overwritten. Now it writes through AtomicFile.
+  TempDirectory dir("nextbeat-midi-test");
+  const fs::path out = dir.path() / "out.mid";
+  const fs::path victim = dir.path() / "victim.txt";
+  std::ofstream(victim) << "keep me";
+  const fs::path planted = out.string() + ".tmp-" + std::to_string(::getpid());
+  fs::create_symlink(victim, planted);
+  Score score;
+  score.notes = {{60, 100, 0, 0, 0.0, 1.0}};
+  write_midi_file(out, score);
+  CHECK(slurp(victim) == "keep me");
+  CHECK(fs::is_symlink(planted));
+  REQUIRE(fs::is_regular_file(fs::symlink_status(out)));
+  CHECK(read_midi_file(out).notes.size() == 1);
 }
