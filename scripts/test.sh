@@ -12,5 +12,5 @@ cd "$build"
 # allowed (tests/tools/check_skips.py: only no ../shared data or no GPU) fails the run.
 status=0
 ctest --output-on-failure -j 2 --output-junit "$build/ctest-junit.xml" "$@" || status=$?
-python3 "$root/tests/tools/check_skips.py" "$build/ctest-junit.xml" || { [ "$status" -ne 0 ] || status=1; }
+/usr/bin/python3 "$root/tests/tools/check_skips.py" "$build/ctest-junit.xml" || { [ "$status" -ne 0 ] || status=1; }
 exit "$status"
