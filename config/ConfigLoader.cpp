@@ -306,10 +306,10 @@ std::string key_on_line(std::string_view text, std::size_t line) {
     const std::string_view l = trim(text.substr(at, end - at));
     at = end + 1;
     if (l.starts_with('[')) {
-      const auto close = l.find(']');
-      const std::string name(
-          trim(l.substr(l.find_first_not_of('['),
-                        close == std::string_view::npos ? std::string_view::npos : close - l.find_first_not_of('['))));
+      // "[", "[[x" and "[]" are syntax errors too: name what there is, never read past it.
+      const auto open = std::min(l.find_first_not_of('['), l.size());
+      const auto close = std::max(open, std::min(l.find(']', open), l.size()));
+      const std::string name(trim(l.substr(open, close - open)));
       if (n == line) return name;
       section = name;
     } else if (n == line) {
@@ -325,22 +325,25 @@ std::string key_on_line(std::string_view text, std::size_t line) {
 
 }  // namespace
 
+toml::table detail::parse_document(std::string_view text, const std::string& source) {
+  try {
+    return toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError({{.source = source,
+                        .line = static_cast<int>(e.source().begin.line),
+                        .column = static_cast<int>(e.source().begin.column),
+                        .key = key_on_line(text, e.source().begin.line),
+                        .message = std::string(e.description())}});
+  }
+}
+
 Config load_config_string(std::string_view toml_text, std::string_view source_name,
                           std::span<const std::string> overrides) {
   Config config;
   Loader loader(config);
   const std::string source(source_name);
   loader.set_first_source(source);
-  toml::table doc;
-  try {
-    doc = toml::parse(toml_text, source);
-  } catch (const toml::parse_error& e) {
-    throw ConfigError({{.source = source,
-                        .line = static_cast<int>(e.source().begin.line),
-                        .column = static_cast<int>(e.source().begin.column),
-                        .key = key_on_line(toml_text, e.source().begin.line),
-                        .message = std::string(e.description())}});
-  }
+  const toml::table doc = detail::parse_document(toml_text, source);
   loader.apply_document(doc, source, true);
   for (const auto& o : overrides) loader.apply_override(o);
   loader.check_cross_fields();

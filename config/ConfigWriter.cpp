@@ -71,6 +71,13 @@ std::string binding_lines(const CcMap& bindings) {
   return out;
 }
 
+// The same issues, each message saying first why nothing was written.
+ConfigError not_written(const ConfigError& e, const std::string& why) {
+  std::vector<ConfigIssue> issues = e.issues();
+  for (auto& issue : issues) issue.message = why + issue.message;
+  return ConfigError(std::move(issues));
+}
+
 }  // namespace
 
 std::string with_cc_bindings(std::string_view text, const CcMap& bindings, const std::string& source) {
@@ -79,13 +86,9 @@ std::string with_cc_bindings(std::string_view text, const CcMap& bindings, const
   // table may be written ["cc"], as dotted keys cc.x = 1 or inline.
   toml::table doc;
   try {
-    doc = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    throw ConfigError({{.source = source,
-                        .line = static_cast<int>(e.source().begin.line),
-                        .column = static_cast<int>(e.source().begin.column),
-                        .message = "the file does not parse any more, so MIDI-learn bindings were not written: " +
-                                   std::string(e.description())}});
+    doc = detail::parse_document(text, source);
+  } catch (const ConfigError& e) {
+    throw not_written(e, "the file does not parse any more, so MIDI-learn bindings were not written: ");
   }
   std::vector<std::string_view> lines;
   for (std::size_t at = 0; at < text.size();) {
@@ -133,10 +136,7 @@ std::string with_cc_bindings(std::string_view text, const CcMap& bindings, const
   try {
     loaded = load_config_string(out, source);
   } catch (const ConfigError& e) {
-    std::vector<ConfigIssue> issues = e.issues();
-    for (auto& issue : issues)
-      issue.message = "the file would not load after writing [cc], so it was not written: " + issue.message;
-    throw ConfigError(std::move(issues));
+    throw not_written(e, "the file would not load after writing [cc], so it was not written: ");
   }
   if (loaded.cc != bindings)
     throw ConfigError({{.source = source,

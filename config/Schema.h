@@ -42,5 +42,8 @@ std::string toml_quote(std::string_view text);
 
 // "a string", "an integer", ... for "got ..." in messages.
 std::string describe_node(const toml::node& node);
+// The TOML document of `text`, or ConfigError at the syntax error's line and
+// column, naming the key on that line (the loader and the [cc] writer).
+toml::table parse_document(std::string_view text, const std::string& source);
 
 }  // namespace nextbeat::config::detail

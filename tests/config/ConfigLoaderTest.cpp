@@ -202,3 +202,11 @@ TEST_CASE("did-you-mean suggestions come from edit distance", "[unit][config]") 
   CHECK(edit_distance("", "abc") == 3);
   CHECK(edit_distance("kitten", "sitting") == 3);
 }
+
+TEST_CASE("a syntax error on a line of open brackets alone is reported, not a crash (found by fuzz: config)",
+          "[unit][config]") {
+  for (const char* text : {"[model]\npath = \"x\"\n\n[\n\n[midi]\n", "[", "[[", "[]\n", "[[]]", "a = 1\n[ ]\n"}) {
+    INFO(text);
+    CHECK_THROWS_AS(nextbeat::config::load_config_string(text, "fuzz.toml"), nextbeat::config::ConfigError);
+  }
+}

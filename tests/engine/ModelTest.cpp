@@ -220,6 +220,26 @@ TEST_CASE("a saved model loads back with the same outputs and provenance", "[uni
   fs::remove_all(dir);
 }
 
+namespace {
+
+fs::path write_bytes(const fs::path& p, const std::vector<std::uint8_t>& content) {
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(content.data()), static_cast<std::streamsize>(content.size()));
+  return p;
+}
+
+// LstmModel::load's error message, or "loaded".
+std::string message_of(const fs::path& p) {
+  try {
+    LstmModel::load(p);
+  } catch (const ModelFileError& e) {
+    return e.what();
+  }
+  return "loaded";
+}
+
+}  // namespace
+
 TEST_CASE("wrong, truncated, damaged or foreign model files are refused with a clear error", "[unit][model]") {
   const fs::path dir = fs::temp_directory_path() / ("nextbeat-model-bad-" + std::to_string(getpid()));
   fs::create_directories(dir);
@@ -230,18 +250,7 @@ TEST_CASE("wrong, truncated, damaged or foreign model files are refused with a c
   const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 
   const auto write = [&](const std::string& name, const std::vector<std::uint8_t>& content) {
-    const fs::path p = dir / name;
-    std::ofstream(p, std::ios::binary)
-        .write(reinterpret_cast<const char*>(content.data()), static_cast<std::streamsize>(content.size()));
-    return p;
-  };
-  const auto message_of = [](const fs::path& p) -> std::string {
-    try {
-      LstmModel::load(p);
-    } catch (const ModelFileError& e) {
-      return e.what();
-    }
-    return "loaded";
+    return write_bytes(dir / name, content);
   };
 
   // Truncated anywhere: header, tensors, trailer.
@@ -305,18 +314,7 @@ TEST_CASE("hostile model headers are refused before they cost stack or memory", 
   const fs::path dir = fs::temp_directory_path() / ("nextbeat-model-hostile-" + std::to_string(getpid()));
   fs::create_directories(dir);
   const auto write = [&](const std::string& name, const std::vector<std::uint8_t>& content) {
-    const fs::path p = dir / name;
-    std::ofstream(p, std::ios::binary)
-        .write(reinterpret_cast<const char*>(content.data()), static_cast<std::streamsize>(content.size()));
-    return p;
-  };
-  const auto message_of = [](const fs::path& p) -> std::string {
-    try {
-      LstmModel::load(p);
-    } catch (const ModelFileError& e) {
-      return e.what();
-    }
-    return "loaded";
+    return write_bytes(dir / name, content);
   };
   const ModelSpec spec = small_spec(CodecKind::kEvents, HeadKind::kSoftmax);
   const fs::path good = dir / "good.nbm";
