@@ -22,7 +22,8 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNEXTBEAT_BUILD_
   -DNEXTBEAT_SANITIZE=address,undefined "${launcher[@]}" >/dev/null
 # The unit test programs only: not the daemon, not the JACK and audio tests.
 targets=(config_tests engine_music_file_tests engine_codec_tests engine_plots_tests engine_model_tests
-         engine_packed_tests engine_live_tests io_offline_renderer_tests io_osc_tests io_midi_message_tests)
+         engine_packed_tests engine_live_tests engine_sampler_tests io_offline_renderer_tests io_osc_tests
+         io_midi_message_tests)
 cmake --build "$build" -j "${NEXTBEAT_JOBS:-2}" --target "${targets[@]}"
 built=$(date +%s)
 cd "$build"
