@@ -6,6 +6,8 @@
 #   fail MESSAGE        prints MESSAGE, the replies and the log's end; exit 1
 #   start_replies       oscdump on $reply_port into $tmp/replies (skips without liblo-tools)
 #   expect_reply REGEX  waits up to 10 s for a reply line matching REGEX, else fails
+#   ask_status          sends /nextbeat/status and waits for the reply (10 s)
+#   status_field NAME   NAME's value in the latest /nextbeat/status reply
 #   start_daemon ARG... nextbeat run ARG... in the background; waits for "ready"
 #   stop_daemon         SIGTERM; fails unless it exits 0
 #   background CMD...   runs CMD in the background, killed at exit
@@ -44,6 +46,19 @@ start_replies() {
 expect_reply() {
   for _ in $(seq 100); do grep -q -- "$1" "$tmp/replies" && return 0; sleep 0.1; done
   fail "no reply matching '$1'"
+}
+ask_status() {
+  local before
+  before=$(grep -c '/nextbeat/status' "$tmp/replies")
+  oscsend 127.0.0.1 "$osc_port" /nextbeat/status
+  for _ in $(seq 100); do
+    [ "$(grep -c '/nextbeat/status' "$tmp/replies")" -gt "$before" ] && return 0
+    sleep 0.1
+  done
+  fail "no /nextbeat/status reply in 10 s"
+}
+status_field() {
+  grep '/nextbeat/status' "$tmp/replies" | tail -1 | grep -oE "\"$1\" (\"[^\"]*\"|[-0-9.e+]+)" | cut -d' ' -f2 | tr -d '"'
 }
 start_daemon() {
   "$nextbeat" run "$@" >"$log" 2>&1 &

@@ -7,19 +7,6 @@ nextbeat=$1
 source "$(dirname "$0")/daemon_lib.sh"
 start_replies
 
-ask_status() {
-  local before
-  before=$(grep -c '/nextbeat/status' "$tmp/replies")
-  oscsend 127.0.0.1 "$osc_port" /nextbeat/status
-  for _ in $(seq 100); do
-    [ "$(grep -c '/nextbeat/status' "$tmp/replies")" -gt "$before" ] && return 0
-    sleep 0.1
-  done
-  fail "no /nextbeat/status reply in 10 s"
-}
-status_field() {
-  grep '/nextbeat/status' "$tmp/replies" | tail -1 | grep -oE "\"$1\" (\"[^\"]*\"|[-0-9.e+]+)" | cut -d' ' -f2 | tr -d '"'
-}
 write_config() {  # write_config TEMPO MODEL
   printf '[osc]\nport = %d\nreply_port = %d\n[clock]\ntempo_bpm = %s\n[model]\npath = "%s"\n' \
     "$osc_port" "$reply_port" "$1" "$2" >"$tmp/cfg.toml"

@@ -62,19 +62,6 @@ kill_peer() {
   peer_pid=
   peer_words=()
 }
-ask_status() {
-  local before
-  before=$(grep -c '/nextbeat/status' "$tmp/replies")
-  oscsend 127.0.0.1 "$osc_port" /nextbeat/status
-  for _ in $(seq 100); do
-    [ "$(grep -c '/nextbeat/status' "$tmp/replies")" -gt "$before" ] && return 0
-    sleep 0.1
-  done
-  fail "no /nextbeat/status reply in 10 s"
-}
-status_field() {
-  grep '/nextbeat/status' "$tmp/replies" | tail -1 | grep -oE "\"$1\" (\"[^\"]*\"|[-0-9.e+]+)" | cut -d' ' -f2 | tr -d '"'
-}
 # Polls CONDITION (shell code, evaluated afresh each time: quote it in single
 # quotes) every 0.1 s for SECONDS; 1 if it never held.
 wait_until() {  # wait_until SECONDS 'CONDITION'
