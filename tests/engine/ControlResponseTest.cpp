@@ -143,53 +143,20 @@ Take generate(const char* model_name, SamplingControls controls, double velocity
 using test::FakeClock;
 using test::Recorder;
 
-// Engine -> the output thread's timetable -> a recorder, driven in 1 ms steps.
-struct Stage {
-  Stage(const config::Config& config, const char* model) {
-    engine = std::make_unique<LiveEngine>(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path(model))),
-                                          config, to_scheduler, clock);
-  }
-  struct ToScheduler final : OutputSink {
-    explicit ToScheduler(Stage& s) : stage(s) {}
-    void emit(const OutputEvent& e) noexcept override { stage.scheduler.add(e, stage.clock.t()); }
-    Stage& stage;
-  };
-  void run_until(std::int64_t until) {
-    while (clock.t() < until) {
-      clock.set(std::min(until, clock.t() + kMs));
-      engine->advance();
-      scheduler.play_due(clock.t());
-    }
-  }
-  void input(InputEvent e) {
-    e.time_ns = clock.t();
-    engine->handle(e);
-    engine->advance();
-    scheduler.play_due(clock.t());
-  }
+// The shared rig (LiveFakes.h), and what these tests ask of it.
+struct Stage : test::LiveRig {
+  Stage(const config::Config& config, const char* model) : LiveRig(config, model) {}
   void note(int pitch, int velocity) {
     input(InputEvent{.kind = velocity > 0 ? InputKind::kNoteOn : InputKind::kNoteOff,
                      .a = static_cast<std::int16_t>(pitch),
                      .b = static_cast<std::int16_t>(velocity)});
-  }
-  void control(config::Control id, double value) {
-    input(InputEvent{.kind = InputKind::kControl, .control = static_cast<std::uint8_t>(id), .value = value});
   }
   void cc(int number, int value) {
     input(InputEvent{.kind = InputKind::kControlChange,
                      .a = static_cast<std::int16_t>(number),
                      .b = static_cast<std::int16_t>(value)});
   }
-  // A C-major phrase of quarter notes at 120 bpm.
-  void phrase(int beats) {
-    static constexpr int kPitches[] = {60, 64, 67, 72, 67, 64, 62, 65, 69, 71};
-    for (int i = 0; i < beats; ++i) {
-      note(kPitches[i % 10], 90);
-      run_until(clock.t() + 400 * kMs);
-      note(kPitches[i % 10], 0);
-      run_until(clock.t() + 100 * kMs);
-    }
-  }
+  void phrase(int beats) { play_phrase(beats); }
   // nextbeat's notes that started in [from, to) ns, with their lengths.
   Take own_notes(std::int64_t from, std::int64_t to) const {
     Take t;
@@ -210,12 +177,6 @@ struct Stage {
     }
     return t;
   }
-
-  FakeClock clock;
-  Recorder recorder;
-  OutputScheduler scheduler{recorder};
-  ToScheduler to_scheduler{*this};
-  std::unique_ptr<LiveEngine> engine;
 };
 
 config::Config live_config(config::Mode mode, std::uint64_t seed) {

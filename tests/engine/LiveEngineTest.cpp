@@ -28,51 +28,9 @@ constexpr std::int64_t kMs = 1'000'000;
 using test::FakeClock;
 using test::Recorder;
 
-// Engine -> timetable -> recorder, as the daemon's engine and output threads do.
-struct Rig {
-  explicit Rig(const config::Config& config, const char* model = "default:events") {
-    engine = std::make_unique<LiveEngine>(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path(model))),
-                                          config, to_scheduler, clock);
-  }
-  struct ToScheduler final : OutputSink {
-    explicit ToScheduler(Rig& r) : rig(r) {}
-    void emit(const OutputEvent& e) noexcept override { rig.scheduler.add(e, rig.clock.t()); }
-    Rig& rig;
-  };
-
-  // Time passes in 1 ms steps up to `until`, with the engine woken when it asks.
-  void run_until(std::int64_t until) {
-    while (clock.t() < until) {
-      clock.set(std::min(until, clock.t() + kMs));
-      engine->advance();
-      scheduler.play_due(clock.t());
-    }
-  }
-  void input(InputKind kind, int a = 0, int b = 0) {
-    InputEvent e{
-        .time_ns = clock.t(), .kind = kind, .a = static_cast<std::int16_t>(a), .b = static_cast<std::int16_t>(b)};
-    engine->handle(e);
-    engine->advance();
-    scheduler.play_due(clock.t());
-  }
-  void control(config::Control id, double value) {
-    InputEvent e{
-        .time_ns = clock.t(), .kind = InputKind::kControl, .control = static_cast<std::uint8_t>(id), .value = value};
-    engine->handle(e);
-    engine->advance();
-    scheduler.play_due(clock.t());
-  }
-  // A C-major phrase of quarter notes at 120 bpm (500 ms a beat), `beats` long.
-  void play_phrase(int beats) {
-    static constexpr int kPitches[] = {60, 64, 67, 72, 67, 64, 62, 65, 69, 71};
-    for (int i = 0; i < beats; ++i) {
-      const int p = kPitches[i % 10];
-      input(InputKind::kNoteOn, p, 90);
-      run_until(clock.t() + 400 * kMs);
-      input(InputKind::kNoteOff, p);
-      run_until(clock.t() + 100 * kMs);
-    }
-  }
+// The shared rig (LiveFakes.h), and what these tests ask of it.
+struct Rig : test::LiveRig {
+  using LiveRig::LiveRig;
   std::size_t own_notes_since(std::size_t from) const {
     return static_cast<std::size_t>(std::count_if(recorder.events.begin() + static_cast<std::ptrdiff_t>(from),
                                                   recorder.events.end(),
@@ -89,12 +47,6 @@ struct Rig {
     engine->stop();
     run_until(clock.t() + 20'000 * kMs);
   }
-
-  FakeClock clock;
-  Recorder recorder;
-  OutputScheduler scheduler{recorder};
-  ToScheduler to_scheduler{*this};
-  std::unique_ptr<LiveEngine> engine;
 };
 
 config::Config base_config(config::Mode mode) {

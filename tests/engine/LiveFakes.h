@@ -6,10 +6,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <utility>
 #include <vector>
 
+#include "config/Config.h"
+#include "config/Controls.h"
 #include "engine/live/LiveEngine.h"
+#include "engine/live/OutputScheduler.h"
+#include "engine/model/Model.h"
 #include "engine/queues/LiveEvent.h"
 
 namespace nextbeat::test {
@@ -51,6 +56,62 @@ struct Recorder final : engine::OutputSink {
   std::vector<engine::OutputEvent> events;
   std::map<std::pair<int, int>, bool> sounding;
   int beats = 0;
+};
+
+// The live engine as the daemon runs it, on a fake clock: engine -> the output
+// thread's timetable (OutputScheduler) -> a Recorder, as the engine and output
+// threads do. Time moves in 1 ms steps, with the engine woken when it asks.
+struct LiveRig {
+  explicit LiveRig(const config::Config& config, const char* model = "default:events") {
+    engine = std::make_unique<engine::LiveEngine>(
+        std::make_unique<engine::LstmModel>(engine::LstmModel::load(engine::resolve_model_path(model))), config,
+        to_scheduler, clock);
+  }
+  struct ToScheduler final : engine::OutputSink {
+    explicit ToScheduler(LiveRig& r) : rig(r) {}
+    void emit(const engine::OutputEvent& e) noexcept override { rig.scheduler.add(e, rig.clock.t()); }
+    LiveRig& rig;
+  };
+
+  void run_until(std::int64_t until) {
+    while (clock.t() < until) {
+      clock.set(std::min(until, clock.t() + kMillisecond));
+      engine->advance();
+      scheduler.play_due(clock.t());
+    }
+  }
+  // `e` now: handled, then one turn of the engine and the timetable.
+  void input(engine::InputEvent e) {
+    e.time_ns = clock.t();
+    engine->handle(e);
+    engine->advance();
+    scheduler.play_due(clock.t());
+  }
+  void input(engine::InputKind kind, int a = 0, int b = 0) {
+    input(engine::InputEvent{.kind = kind, .a = static_cast<std::int16_t>(a), .b = static_cast<std::int16_t>(b)});
+  }
+  void control(config::Control id, double value) {
+    input(engine::InputEvent{
+        .kind = engine::InputKind::kControl, .control = static_cast<std::uint8_t>(id), .value = value});
+  }
+  // A C-major phrase of quarter notes at 120 bpm (500 ms a beat), `beats` long.
+  void play_phrase(int beats) {
+    static constexpr int kPitches[] = {60, 64, 67, 72, 67, 64, 62, 65, 69, 71};
+    for (int i = 0; i < beats; ++i) {
+      const int p = kPitches[i % 10];
+      input(engine::InputKind::kNoteOn, p, 90);
+      run_until(clock.t() + 400 * kMillisecond);
+      input(engine::InputKind::kNoteOff, p);
+      run_until(clock.t() + 100 * kMillisecond);
+    }
+  }
+
+  static constexpr std::int64_t kMillisecond = 1'000'000;
+  FakeClock clock;
+  Recorder recorder;
+  engine::OutputScheduler scheduler{recorder};
+  ToScheduler to_scheduler{*this};
+  std::unique_ptr<engine::LiveEngine> engine;
 };
 
 }  // namespace nextbeat::test
