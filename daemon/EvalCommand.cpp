@@ -24,8 +24,9 @@ struct EvalArgs {
   std::string protocol;  // default by the model's codec
   std::string split = "test";
   std::string baseline;
-  int steps_per_beat = 1;  // for the baseline, which has no model to say it
-  int generate = 16;       // continuations for the generation metrics (0 = none)
+  int steps_per_beat = 1;      // for the baseline, which has no model to say it
+  int generate = 16;           // continuations for the generation metrics (0 = none)
+  std::string performer_part;  // a model trained with roles: the performer's part of each file
   double prime_beats = 8;
   double beats = 8;
   std::uint64_t seed = 1;
@@ -93,7 +94,11 @@ int run_eval(const EvalArgs& a) {
       throw std::runtime_error("--protocol " + protocol + " needs " + (events ? "a pianoroll" : "an events") +
                                " model; " + a.model + " is " + (events ? "an events" : "a pianoroll") + " model");
     const auto codec = make_codec(spec.codec);
-    const Dataset data = load_dataset(inputs, *codec, {});
+    // A model trained with roles is scored on nextbeat's part (the other
+    // parts than the performer's), hearing the performer's as it learned to.
+    DatasetOptions dataset_options;
+    if (spec.roles) dataset_options.roles = parse_part_choice(a.performer_part);
+    const Dataset data = load_dataset(inputs, *codec, dataset_options);
     for (const auto& w : data.warnings) std::cerr << "warning: " << w << '\n';
     const auto& sequences = pick_split(data, a.split);
     const NllResult r = evaluate_nll(model, sequences, !events);
@@ -127,8 +132,10 @@ int run_eval(const EvalArgs& a) {
         m.length_beats = a.beats;
         items.push_back(compute_generation_metrics(prime, continuation, m));
         Score real = piece;
+        // With roles the model plays nextbeat's part alone: compare it with that part's real continuation.
         std::erase_if(real.notes, [&](const Note& n) {
-          return n.start_beat < c.start_beat || n.start_beat >= c.start_beat + a.beats;
+          return n.start_beat < c.start_beat || n.start_beat >= c.start_beat + a.beats ||
+                 (spec.roles && n.source != kAccompanimentRole);
         });
         for (auto& n : real.notes) n.end_beat = std::min(n.end_beat, c.start_beat + a.beats);
         reference.push_back(compute_generation_metrics(prime, real, m));
@@ -184,6 +191,9 @@ Subcommand add_eval_command(CLI::App& parent) {
       ->check(CLI::IsMember({"marginals"}));
   cmd->add_option("--steps-per-beat", args->steps_per_beat, "Frames per beat of the JSON, for --baseline")
       ->check(CLI::Range(1, 96));
+  cmd->add_option("--performer-part", args->performer_part,
+                  "For a model trained with roles: the performer's part (as train --performer-part); the figures "
+                  "are of the other parts, nextbeat's");
   cmd->add_option("--generate", args->generate, "Continuations for the generation metrics (0 = none)")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--prime-beats", args->prime_beats, "Beats of each piece that prime a continuation")

@@ -30,6 +30,10 @@ struct TrainArgs {
   int steps_per_beat = 1;
   double valid_fraction = 0.1;
   bool no_position_inputs = false;
+  bool roles = false;
+  std::string performer_part;
+  bool rotate_parts = false;
+  std::vector<std::string> include;
   engine::TrainOptions options;
   std::int64_t max_steps = 0;
 };
@@ -104,6 +108,7 @@ int run_train(TrainArgs& a) {
   spec.codec.ticks_per_beat = a.ticks_per_beat;
   spec.codec.steps_per_beat = a.steps_per_beat;
   spec.position_inputs = !a.no_position_inputs;
+  spec.roles = a.roles;
   const bool tokens = step_form(spec.codec.kind) == StepForm::kToken;
   const std::string head = a.head.empty() ? (tokens ? "softmax" : "nade") : a.head;
   spec.head = head == "softmax" ? HeadKind::kSoftmax : head == "sigmoid" ? HeadKind::kSigmoid : HeadKind::kNade;
@@ -112,12 +117,26 @@ int run_train(TrainArgs& a) {
               << " codec (events: softmax; pianoroll: sigmoid or nade)\n";
     return 2;
   }
+  if (spec.roles && (!tokens || !spec.position_inputs)) {
+    std::cerr << "nextbeat train: --roles needs the events codec and the source embedding (no --no-position-inputs)\n";
+    return 2;
+  }
   const auto codec = make_codec(spec.codec);
   spec.input_size = codec->input_size();
 
   std::vector<std::filesystem::path> inputs(a.data.begin(), a.data.end());
   DatasetOptions dataset_options;
   dataset_options.valid_fraction = a.valid_fraction;
+  dataset_options.include = a.include;
+  dataset_options.rotate_parts = a.rotate_parts;
+  if (a.roles) {
+    try {
+      dataset_options.roles = parse_part_choice(a.performer_part);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "nextbeat train: --performer-part: " << e.what() << '\n';
+      return 2;
+    }
+  }
   const Dataset data = load_dataset(inputs, *codec, dataset_options);
   for (const auto& w : data.warnings) std::cerr << "warning: " << w << '\n';
   std::size_t train_steps = 0;
@@ -132,6 +151,9 @@ int run_train(TrainArgs& a) {
       {"files", data.files},
       {"nextbeat_version", NEXTBEAT_VERSION},
       {"dataset", {{"train", data.train.size()}, {"valid", data.valid.size()}, {"test", data.test.size()}}}};
+  if (dataset_options.roles) {
+    o.provenance["roles"] = {{"performer_part", describe(*dataset_options.roles)}, {"rotate_parts", a.rotate_parts}};
+  }
 
   ProgressReporter reporter(isatty(STDERR_FILENO) != 0, o.log_every);
   const TrainResult r = train_model(o, data.train, data.valid, std::ref(reporter));
@@ -171,6 +193,17 @@ Subcommand add_train_command(CLI::App& parent) {
   cmd->add_option("--layers", o.spec.layers, "LSTM layers")->check(CLI::Range(1, engine::kMaxModelLayers));
   cmd->add_option("--dropout", o.spec.dropout, "Dropout")->check(CLI::Range(0.0, 0.95));
   cmd->add_flag("--no-position-inputs", args->no_position_inputs, "No beat/bar/source embeddings");
+  cmd->add_flag("--roles", args->roles,
+                "Train with roles: the performer's part (--performer-part) is listened to, the other parts are "
+                "nextbeat's and the model learns to play them (events codec; multi-part MIDI or ABC files)");
+  cmd->add_option("--performer-part", args->performer_part,
+                  "With --roles, the performer's part: track:N (0-based), channel:N (1-16), name:TEXT, a bare "
+                  "number (track) or name; empty: the first track with notes");
+  cmd->add_flag("--rotate-parts", args->rotate_parts,
+                "With --roles, read each train file once per part as the performer (augmentation)");
+  cmd->add_option("--include", args->include,
+                  "Only music files whose path below a directory or archive input matches one of these globs "
+                  "(e.g. '*/midi/*.mid')");
   cmd->add_option("--epochs", o.max_epochs, "Most epochs")->check(CLI::Range(1, 100000));
   cmd->add_option("--batch", o.batch_size, "Windows per batch")->check(CLI::Range(1, 4096));
   cmd->add_option("--window", o.window, "Targets per window (truncated back-propagation)")

@@ -40,7 +40,7 @@ class PianoRollLiveStream final : public LiveStream {
   };
   // Closes the frames before `tick`, one step each. Frames carry source 0,
   // as the batch codec's silent frames do: both parts are fed as source 0
-  // (LiveEngine::kSelfSource explains).
+  // (LiveEngine::self_source() explains).
   void close_until(OpenFrame& open, std::int64_t tick, StepFn feed) noexcept;
 
   CodecSettings settings_;

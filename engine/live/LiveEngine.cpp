@@ -86,6 +86,7 @@ void LiveEngine::set_model(std::unique_ptr<LstmModel> model) {
 void LiveEngine::bind_model() noexcept {
   const int old_tpb = tpb_;
   codec_ = model_->spec().codec;
+  self_source_ = model_->spec().roles ? kRolesSelfSource : kPerformerSource;
   tpb_ = std::max(1, grid_per_beat(codec_));
   tick_offset_ = tick_offset_ / old_tpb * tpb_;
   last_tick_ = last_tick_ / old_tpb * tpb_;
@@ -152,7 +153,7 @@ void LiveEngine::feed_own_until(std::int64_t tick) noexcept {
   std::size_t n = 0;
   while (n < own_pending_.size() && own_pending_[n].tick <= tick) {
     const OwnEvent& e = own_pending_[n];
-    feed_note(e.tick, e.pitch, e.velocity, kSelfSource);
+    feed_note(e.tick, e.pitch, e.velocity, self_source_);
     ++n;
   }
   own_pending_.erase(own_pending_.begin(), own_pending_.begin() + static_cast<std::ptrdiff_t>(n));
@@ -442,7 +443,7 @@ bool LiveEngine::roll_out(std::int64_t beat, std::int64_t deadline_ns) noexcept 
   request.silent = own_silent_;
   // The model's frames hold every part; nextbeat plays what the performer does not hold.
   request.held_by_others = performer_held_;
-  request.source = kSelfSource;
+  request.source = self_source_;
   request.max_notes_per_beat = kMaxNotesPerBeat;
   request.max_note_beats = settings_->engine.max_note_beats;
   plan_.clear();
@@ -551,7 +552,7 @@ void LiveEngine::cancel_own() noexcept {
   own_pending_.clear();
   for (std::size_t p = 0; p < 128; ++p) {
     if (own_on_since_[p] < 0) continue;
-    if (own_on_since_[p] <= tick) feed_note(tick, static_cast<int>(p), 0, kSelfSource);
+    if (own_on_since_[p] <= tick) feed_note(tick, static_cast<int>(p), 0, self_source_);
     own_on_since_[p] = -1;
   }
   own_silent_.reset();

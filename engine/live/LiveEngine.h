@@ -122,11 +122,16 @@ std::unique_ptr<ModelSwap> prepare_model_swap(std::unique_ptr<LstmModel> model);
 
 class LiveEngine {
  public:
-  // The source fed for nextbeat's own notes. The bundled models only ever
-  // saw source 0 (see Generator.cpp): a source they never saw put their
-  // input out of distribution, so both parts are fed as 0 for now.
+  // The source fed for the performer's notes, and for nextbeat's own notes
+  // with a model trained without roles: such a model only ever saw source 0,
+  // and a source it never saw would put its input out of distribution.
+  // A model trained with roles (ModelSpec::roles) hears its own notes as
+  // kRolesSelfSource in every mode: it learned to predict that part only.
+  // In continue mode too: fed as the performer's, its own notes would be
+  // answered as if they were the melody, while what it predicts is still
+  // its part (self_source()).
   static constexpr std::uint8_t kPerformerSource = 0;
-  static constexpr std::uint8_t kSelfSource = 0;
+  static constexpr std::uint8_t kRolesSelfSource = 1;
   static constexpr int kMaxNotesPerBeat = 24;
 
   // `model` must be warmed up and owned by the engine from now on.
@@ -162,6 +167,8 @@ class LiveEngine {
   const config::LiveSettings& settings() const noexcept { return *settings_; }
   const LstmModel& model() const noexcept { return *model_; }
   const BeatClock& clock() const noexcept { return clock_; }
+  // The source nextbeat's own notes are fed as, for the model now in use.
+  std::uint8_t self_source() const noexcept { return self_source_; }
   // Whether nextbeat is playing its part now (for status).
   bool playing() const noexcept { return playing_.load(std::memory_order_relaxed); }
 
@@ -208,6 +215,7 @@ class LiveEngine {
   std::unique_ptr<config::LiveSettings> settings_;  // owned by the engine thread; controls change it
   OutputSink& out_;
   const Clock& clock_source_;
+  std::uint8_t self_source_ = kPerformerSource;  // bind_model()
   std::unique_ptr<LstmModel> model_;
   CodecSettings codec_;
   int tpb_ = 12;  // grid ticks per beat: grid_per_beat(codec_)

@@ -33,7 +33,8 @@ nlohmann::json spec_to_json(const ModelSpec& spec) {
           {"hidden", spec.hidden},
           {"layers", spec.layers},
           {"dropout", spec.dropout},
-          {"position_inputs", spec.position_inputs}};
+          {"position_inputs", spec.position_inputs},
+          {"roles", spec.roles}};
 }
 
 namespace {
@@ -94,6 +95,13 @@ ModelSpec spec_from_json(const nlohmann::json& json, const std::string& source) 
   if (!json.contains("position_inputs") || !json["position_inputs"].is_boolean())
     throw ModelFileError(where + ".position_inputs: expected true or false");
   spec.position_inputs = json["position_inputs"].get<bool>();
+  // Files written before roles existed have no field: one part, as they were trained.
+  if (json.contains("roles")) {
+    if (!json["roles"].is_boolean()) throw ModelFileError(where + ".roles: expected true or false");
+    spec.roles = json["roles"].get<bool>();
+    if (spec.roles && (!spec.position_inputs || step_form(spec.codec.kind) != StepForm::kToken))
+      throw ModelFileError(where + ".roles: roles need the events codec and position_inputs (the source embedding)");
+  }
 
   const int expected_input = step_input_size(spec.codec);
   if (spec.input_size != expected_input)

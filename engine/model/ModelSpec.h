@@ -31,6 +31,11 @@ struct ModelSpec {
   int layers = 2;
   double dropout = 0.2;
   bool position_inputs = true;  // position in beat and bar, and source, as extra embeddings
+  // Trained with roles (engine/music/Parts.h): the performer's part as source 0
+  // and nextbeat's as 1, the loss on nextbeat's steps only, so that the model
+  // predicts its own part and only listens to the performer's. Live, its own
+  // notes are fed as source 1. False: one part, everything fed as source 0.
+  bool roles = false;
   int output_size() const { return input_size; }
   bool operator==(const ModelSpec&) const = default;
 };

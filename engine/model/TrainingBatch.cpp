@@ -2,9 +2,29 @@
 // batch tensors (LstmNet.h declares them).
 #include <algorithm>
 
+#include "engine/codec/EventCodec.h"
 #include "engine/model/LstmNet.h"
+#include "engine/music/Parts.h"
 
 namespace nextbeat::engine::detail {
+namespace {
+
+// With roles, whether a target step is nextbeat's to predict: its own notes,
+// note-offs and velocities (source 1), and a SHIFT when time moves to a tick
+// where nextbeat has an event (SHIFTs carry the source of the first event at
+// their tick, which may be the performer's note-off at a chord change). The
+// performer's steps are only listened to.
+bool trained_with_roles(const std::vector<Step>& steps, std::size_t i, const EventLayout& layout) {
+  if (!layout.is_shift(steps[i].token)) return steps[i].source == kAccompanimentRole;
+  std::size_t j = i + 1;
+  while (j < steps.size() && layout.is_shift(steps[j].token)) ++j;
+  for (; j < steps.size() && !layout.is_shift(steps[j].token); ++j) {
+    if (steps[j].source == kAccompanimentRole) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 std::vector<Window> make_windows(const std::vector<EncodedSequence>& sequences, std::size_t length) {
   std::vector<Window> windows;
@@ -17,6 +37,8 @@ std::vector<Window> make_windows(const std::vector<EncodedSequence>& sequences, 
 
 TrainingBatch make_batch(const ModelSpec& spec, const std::vector<Window>& windows) {
   const bool events = step_form(spec.codec.kind) == StepForm::kToken;  // else frames
+  const bool roles = events && spec.roles;
+  const EventLayout layout{.velocity_bins = spec.codec.velocity_bins, .max_shift_ticks = spec.codec.max_shift_ticks};
   const auto b = static_cast<std::int64_t>(windows.size());
   std::int64_t t = 0;
   for (const auto& w : windows) t = std::max<std::int64_t>(t, static_cast<std::int64_t>(w.end - w.begin));
@@ -53,7 +75,7 @@ TrainingBatch make_batch(const ModelSpec& spec, const std::vector<Window>& windo
     const auto& steps = w.sequence->steps;
     for (std::size_t i = w.begin; i < w.end; ++i) {
       const std::int64_t at = row * t + static_cast<std::int64_t>(i - w.begin);
-      mask[at] = 1.0F;
+      mask[at] = !roles || trained_with_roles(steps, i, layout) ? 1.0F : 0.0F;
       const Step& target = steps[i];
       if (events) {
         out_tokens[at] = target.token;

@@ -1,11 +1,14 @@
 #include "engine/offline/Dataset.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <system_error>
 #include <utility>
 
@@ -110,7 +113,10 @@ class Loader {
     for (; !error && it != end; it.increment(error)) {
       std::error_code type_error;
       if (inside_archive && it->is_symlink(type_error)) continue;
-      if (it->is_regular_file(type_error) && kind_of(it->path()) != Kind::kOther) files.push_back(it->path());
+      if (it->is_regular_file(type_error) && kind_of(it->path()) != Kind::kOther &&
+          included(it->path().lexically_relative(root))) {
+        files.push_back(it->path());
+      }
     }
     if (error) skip(root, "cannot read the directory: " + error.message());
     std::sort(files.begin(), files.end());
@@ -126,7 +132,7 @@ class Loader {
     try {
       switch (kind) {
         case Kind::kMidi:
-          add(codec_.encode(read_midi_file(path)), split, path);
+          add_score(read_midi_file(path), split, path);
           break;
         case Kind::kAbc:
           abc(path, split);
@@ -151,13 +157,51 @@ class Loader {
   void abc(const fs::path& path, std::optional<Split> split) {
     const std::vector<Score> tunes = import_abc_file(path);
     for (std::size_t i = 0; i < tunes.size(); ++i) {
-      EncodedSequence sequence = codec_.encode(tunes[i]);
-      if (sequence.source.empty()) sequence.source = path.string() + " #" + std::to_string(i + 1);
-      add(std::move(sequence), split, path);
+      Score tune = tunes[i];
+      if (tune.source.empty()) tune.source = path.string() + " #" + std::to_string(i + 1);
+      add_score(std::move(tune), split, path);
+    }
+  }
+
+  bool included(const fs::path& relative) const {
+    if (options_.include.empty() || kind_of(relative) == Kind::kArchive) return true;
+    const std::string text = relative.generic_string();
+    return std::any_of(options_.include.begin(), options_.include.end(),
+                       [&](const std::string& glob) { return fnmatch(glob.c_str(), text.c_str(), 0) == 0; });
+  }
+
+  // A score as one sequence, or with roles one per performer part (see DatasetOptions).
+  void add_score(Score score, std::optional<Split> split, const fs::path& path) {
+    if (!options_.roles) {
+      add(codec_.encode(score), split, path);
+      return;
+    }
+    std::set<int> tracks;
+    for (const Note& note : score.notes) tracks.insert(note.track);
+    if (tracks.size() < 2) {
+      warn(readable(score.source.empty() ? path.string() : score.source) +
+           ": one part only, nothing of nextbeat's to learn with roles; skipped");
+      return;
+    }
+    const Split where = split.value_or(split_by_hash(path.filename().string(), options_.valid_fraction));
+    const PartMatcher chosen(score, *options_.roles);
+    assign_roles(score, *options_.roles);
+    add(codec_.encode(score), where, path);
+    if (!options_.rotate_parts || where != Split::kTrain) return;
+    for (const int track : tracks) {
+      const bool already = std::any_of(score.notes.begin(), score.notes.end(),
+                                       [&](const Note& n) { return n.track == track && chosen(n); });
+      if (already) continue;
+      assign_roles(score, {PartChoice::By::kTrack, track, {}});
+      add(codec_.encode(score), where, path);
     }
   }
 
   void json(const fs::path& path) {
+    if (options_.roles) {
+      warn(path.string() + ": piano-roll JSON has no parts to give roles to; skipped");
+      return;
+    }
     PianoRollSplits splits = load_pianoroll_json(path, json_steps_per_beat_);
     const bool frames_as_they_are =
         codec_.settings().kind == CodecKind::kPianoRoll && codec_.settings().steps_per_beat == json_steps_per_beat_;

@@ -5,12 +5,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/codec/Codec.h"
+#include "engine/music/Parts.h"
 
 namespace nextbeat::engine {
 
@@ -26,6 +28,18 @@ struct DatasetOptions {
   // this rate; the pianoroll codec takes the frames as they are when the rates agree.
   int json_steps_per_beat = 0;
   bool strict = false;  // a file that fails to load throws DatasetError instead of a warning
+  // Roles (a model with ModelSpec::roles): set, the notes of music files get
+  // Note::source by part, this part the performer's (0) and every other note
+  // nextbeat's (1). Files with one part only, and piano-roll JSON (no parts),
+  // are skipped with a warning: they have nothing of nextbeat's to learn.
+  std::optional<PartChoice> roles;
+  // With roles: a train file of several parts is read once per part as the
+  // performer (the soprano, then the alto... of a chorale): augmentation.
+  // Valid and test files keep `roles` alone, so their figures compare.
+  bool rotate_parts = false;
+  // Shell globs (fnmatch, '*' crosses '/') over music files' paths below a
+  // directory or archive input ("*/midi/*.mid"); empty: every music file.
+  std::vector<std::string> include;
 };
 
 struct Dataset {

@@ -14,12 +14,15 @@
 namespace nextbeat::engine {
 namespace {
 
-// The source fed to the model for generated steps. The bundled models were
-// trained on data that is all "performer" (source 0): a source-1 embedding
-// they never saw put their input out of distribution (JSB events test
-// continuations: in-key ratio 0.68, polyphony 5.9 with source 1). Generated
-// notes are told apart by their start time instead (see finish()).
-constexpr std::uint8_t kGeneratedSource = 0;
+// The source fed to the model for generated steps: as live
+// (LiveEngine::self_source()), 1 for a model trained with roles, else 0. A
+// model without roles was trained on data that is all "performer" (source 0):
+// a source-1 embedding it never saw puts its input out of distribution (JSB
+// events test continuations: in-key ratio 0.68, polyphony 5.9 with source 1).
+// Generated notes are told apart by their start time instead (see finish()).
+std::uint8_t generated_source(const LstmModel& model) {
+  return model.spec().roles ? 1 : 0;
+}
 
 // Primes the model with the encoded prime, then feeds steps to it, keeping
 // all of them for decoding. Called inside the stream's noexcept rollout: a
@@ -105,14 +108,15 @@ Continuation continue_score(LstmModel& model, const Codec& codec, const Score& p
   stream.continue_after(steps);
   // Start on the first beat at or after the prime's end (SHIFTs or silent frames up to it).
   const std::int64_t start = (stream.time() + grid - 1) / grid * grid;
-  stream.catch_up(start, kGeneratedSource, feed);
+  const std::uint8_t generated_by = generated_source(model);
+  stream.catch_up(start, generated_by, feed);
   const std::size_t prime_steps = steps.size();
 
   RolloutRequest request;
   request.begin = start;
   request.end = start + static_cast<std::int64_t>(std::llround(o.beats * grid));
   request.on_since.fill(-1);
-  request.source = kGeneratedSource;
+  request.source = generated_by;
   request.max_notes_per_beat = o.max_notes_per_beat;
   request.max_note_beats = o.max_note_beats;
   request.release_at_end = true;

@@ -353,7 +353,8 @@ TrainResult train_model(const TrainOptions& o, const std::vector<EncodedSequence
       const auto batch = detail::make_batch(o.spec, plan.batches[static_cast<std::size_t>(p.batch_in_epoch)]);
       const auto [logits, state] = net->forward(batch.inputs);
       const torch::Tensor nll = net->step_nll(logits, batch);
-      const torch::Tensor loss = nll.sum() / static_cast<double>(batch.targets);
+      // max: with roles a batch may hold none of nextbeat's steps (its loss is then 0).
+      const torch::Tensor loss = nll.sum() / static_cast<double>(std::max<std::int64_t>(batch.targets, 1));
       optimizer.zero_grad();
       loss.backward();
       torch::nn::utils::clip_grad_norm_(net->parameters(), o.clip_norm);

@@ -46,6 +46,12 @@ struct TempTree {
     write_midi_file(path, tune(pitch));
     return path;
   }
+  fs::path score(const fs::path& relative, const Score& score) const {
+    const fs::path path = root / relative;
+    fs::create_directories(path.parent_path());
+    write_midi_file(path, score);
+    return path;
+  }
   fs::path text(const fs::path& relative, const std::string& content) const {
     const fs::path path = root / relative;
     fs::create_directories(path.parent_path());
@@ -265,4 +271,85 @@ TEST_CASE("transpose: events and pianoroll, refusing pitches out of range", "[un
     CHECK(transpose(codec.encode(tune(21)), 87 - 3, codec).steps.size() > 0);
     CHECK(transpose(codec.encode(tune(21)), 100, codec).steps.empty());
   }
+}
+
+namespace {
+
+// A lead sheet on two tracks: the melody (track 0) and a held chord (track 1).
+Score two_parts() {
+  Score score = tune(72);
+  for (const int pitch : {48, 52, 55}) {
+    Note chord;
+    chord.track = 1;
+    chord.pitch = pitch;
+    chord.end_beat = 2;
+    score.notes.push_back(chord);
+  }
+  score.track_names = {"Melody", "Chords"};
+  score.sort_notes();
+  return score;
+}
+
+std::size_t steps_with_source(const EncodedSequence& sequence, std::uint8_t source) {
+  return static_cast<std::size_t>(
+      std::count_if(sequence.steps.begin(), sequence.steps.end(), [&](const Step& s) { return s.source == source; }));
+}
+
+}  // namespace
+
+TEST_CASE("dataset: with roles the performer's part is source 0 and the rest 1; one-part files are skipped") {
+  TempTree tree;
+  tree.score("train/duo.mid", two_parts());
+  tree.midi("train/solo.mid");
+  const EventCodec codec(CodecSettings{});
+  DatasetOptions options;
+  options.roles = parse_part_choice("name:Melody");
+  const Dataset data = load_dataset({tree.root}, codec, options);
+  REQUIRE(data.train.size() == 1);
+  const EncodedSequence& duo = data.train.front();
+  CHECK(steps_with_source(duo, 1) > 0);
+  CHECK(steps_with_source(duo, 0) > 0);
+  // Every NOTE_ON of the chord's pitches is nextbeat's, every melody NOTE_ON the performer's.
+  for (const Step& s : duo.steps) {
+    if (!EventLayout::is_note_on(s.token)) continue;
+    CHECK(s.source == (EventLayout::pitch_of(s.token) < 60 ? 1 : 0));
+  }
+  REQUIRE(data.warnings.size() == 1);
+  CHECK_THAT(data.warnings.front(), Catch::Contains("solo.mid: one part only"));
+}
+
+TEST_CASE("dataset: rotate_parts reads a train file once per part as the performer, a valid file once") {
+  TempTree tree;
+  tree.score("train/duo.mid", two_parts());
+  tree.score("valid/duo.mid", two_parts());
+  const EventCodec codec(CodecSettings{});
+  DatasetOptions options;
+  options.roles = PartChoice{};
+  options.rotate_parts = true;
+  const Dataset data = load_dataset({tree.root}, codec, options);
+  REQUIRE(data.train.size() == 2);
+  REQUIRE(data.valid.size() == 1);
+  // The first train copy and the valid one: the melody is the performer's; the second copy: the chords.
+  const auto performer_low_notes = [](const EncodedSequence& sequence) {
+    int low = 0, high = 0;
+    for (const Step& s : sequence.steps) {
+      if (EventLayout::is_note_on(s.token) && s.source == 0) ++(EventLayout::pitch_of(s.token) < 60 ? low : high);
+    }
+    return std::pair{low, high};
+  };
+  CHECK(performer_low_notes(data.train[0]) == std::pair{0, 4});
+  CHECK(performer_low_notes(data.train[1]) == std::pair{3, 0});
+  CHECK(performer_low_notes(data.valid[0]) == std::pair{0, 4});
+}
+
+TEST_CASE("dataset: include globs keep only the matching music files below an input") {
+  TempTree tree;
+  tree.midi("train/midi/a.mid");
+  tree.midi("train/midi_melody/a.mid");
+  const EventCodec codec(CodecSettings{});
+  DatasetOptions options;
+  options.include = {"*/midi/*.mid"};
+  const Dataset data = load_dataset({tree.root}, codec, options);
+  REQUIRE(data.train.size() == 1);
+  CHECK(data.train.front().source.ends_with("train/midi/a.mid"));
 }

@@ -437,3 +437,52 @@ TEST_CASE("the bundled models load by name and continue a prime", "[unit][model]
     }
   }
 }
+
+TEST_CASE("with roles only nextbeat's steps are trained: its notes, and SHIFTs to a tick where it plays",
+          "[unit][model]") {
+  ModelSpec spec = small_spec(CodecKind::kEvents, HeadKind::kSoftmax);
+  spec.roles = true;
+  const EventCodec codec(spec.codec);
+  // The performer plays 72 on beat 0 and 74 on beat 1; nextbeat holds 48 from beat 1.
+  Score score;
+  for (const auto& [pitch, start, end, source] :
+       {std::tuple{72, 0.0, 1.0, 0}, std::tuple{74, 1.0, 2.0, 0}, std::tuple{48, 1.0, 2.0, 1}}) {
+    Note n;
+    n.pitch = pitch;
+    n.start_beat = start;
+    n.end_beat = end;
+    n.source = static_cast<std::uint8_t>(source);
+    score.notes.push_back(n);
+  }
+  score.sort_notes();
+  const EncodedSequence sequence = codec.encode(score);
+  const auto batch = nextbeat::engine::detail::make_batch(
+      spec, {nextbeat::engine::detail::Window{&sequence, 0, sequence.steps.size()}});
+  std::vector<std::string> trained;
+  for (std::size_t i = 0; i < sequence.steps.size(); ++i) {
+    if (batch.mask[0][static_cast<std::int64_t>(i)].item<float>() > 0)
+      trained.push_back(codec.describe(sequence.steps[i]));
+  }
+  // Tokens: VEL ON72 | SHIFT12 OFF72 ON48 ON74 | SHIFT12 OFF48 OFF74: the performer's note-on and note-off
+  // are listened to; the SHIFTs lead to ticks where nextbeat's 48 starts and ends.
+  REQUIRE(trained.size() == 4);
+  CHECK(batch.targets == 4);
+  for (const auto& t : trained) CHECK((t.find("SHIFT") != std::string::npos || t.find("48") != std::string::npos));
+
+  spec.roles = false;
+  CHECK(nextbeat::engine::detail::make_batch(spec,
+                                             {nextbeat::engine::detail::Window{&sequence, 0, sequence.steps.size()}})
+            .targets == static_cast<std::int64_t>(sequence.steps.size()));
+}
+
+TEST_CASE("a model file records whether it was trained with roles; a file from before roles has none",
+          "[unit][model]") {
+  ModelSpec spec = small_spec(CodecKind::kEvents, HeadKind::kSoftmax);
+  spec.roles = true;
+  nlohmann::json json = spec_to_json(spec);
+  CHECK(spec_from_json(json, "m.nbm").roles);
+  json.erase("roles");
+  CHECK_FALSE(spec_from_json(json, "m.nbm").roles);
+  json["roles"] = "yes";
+  CHECK_THROWS_WITH(spec_from_json(json, "m.nbm"), Catch::Contains("roles: expected true or false"));
+}
