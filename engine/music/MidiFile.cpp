@@ -20,6 +20,17 @@
 namespace nextbeat::engine {
 namespace {
 
+// A track name as kept in Score::track_names: at most 64 bytes, printable ASCII as it is, anything else
+// (control bytes, other encodings) as '?', so that a name is safe to print and to match.
+std::string track_name_text(std::span<const std::uint8_t> bytes) {
+  constexpr std::size_t kMaxNameBytes = 64;
+  std::string name;
+  for (std::size_t i = 0; i < bytes.size() && i < kMaxNameBytes; ++i) {
+    name += bytes[i] >= 0x20 && bytes[i] < 0x7F ? static_cast<char>(bytes[i]) : '?';
+  }
+  return name;
+}
+
 std::string hex_byte(std::uint8_t b) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "0x%02X", static_cast<unsigned>(b));
@@ -324,6 +335,9 @@ class Parser {
                             std::to_string(b[1]));
           }
           signatures_.push_back({tick, b[0], 1 << b[1]});
+        } else if (type == 0x03 && !track_names_.contains(track)) {
+          const auto b = in.take(length, "the track name");
+          track_names_.emplace(track, track_name_text(b));
         } else {
           skip(in, length, "meta event");
         }
@@ -401,6 +415,11 @@ class Parser {
     score.ticks_per_beat = ticks_per_beat_;
     score.notes = std::move(notes_);
     score.sort_notes();
+    // Names only for tracks that exist (one entry per track up to the last named one).
+    if (!track_names_.empty()) {
+      score.track_names.resize(static_cast<std::size_t>(track_names_.rbegin()->first) + 1);
+      for (auto& [track, name] : track_names_) score.track_names[static_cast<std::size_t>(track)] = std::move(name);
+    }
 
     // Tempo and time signature events may sit in any track; at one tick the last one read wins. The defaults
     // (120 bpm, 4/4) hold until the first event; a change to the value already in force is dropped, so that
@@ -438,6 +457,7 @@ class Parser {
   std::vector<OpenQueue> open_;       // by channel * 128 + pitch
   std::vector<std::size_t> touched_;  // keys with open notes, so closing costs no sweep of all keys
   std::vector<Note> notes_;
+  std::map<int, std::string> track_names_;  // the first track_name meta event of each track
   std::vector<TimedTempo> tempos_;
   std::vector<TimedSignature> signatures_;
 };
@@ -469,12 +489,12 @@ void put_vlq(std::vector<std::uint8_t>& out, std::uint32_t v) {
 
 struct TrackEvent {
   std::int64_t tick = 0;
-  int order = 0;                    // at one tick: note-offs (0) before note-ons (1), so a re-struck note is not cut
+  int order = 0;  // at one tick: the track name (-1), note-offs (0), then note-ons (1), so a re-struck note is not cut
   std::int64_t pair_key = 0;        // keeps FIFO pairing on reading: ons by end tick, offs by start tick
   std::vector<std::uint8_t> bytes;  // status and data, or FF type length data
 };
 
-// Appends one MTrk chunk; channel events use running status (meta events are only ever the last).
+// Appends one MTrk chunk; channel events use running status (reset after a meta event).
 void put_track(std::vector<std::uint8_t>& out, std::vector<TrackEvent> events) {
   std::stable_sort(events.begin(), events.end(), [](const TrackEvent& a, const TrackEvent& b) {
     return std::tie(a.tick, a.order, a.pair_key) < std::tie(b.tick, b.order, b.pair_key);
@@ -566,10 +586,20 @@ std::vector<std::uint8_t> serialize(const Score& score, int ticks_per_beat, cons
 
   std::vector<std::vector<TrackEvent>> tracks;
   tracks.push_back(std::move(tempo_track));
+  int named = -1;  // the last Note::track whose name was written (its first group carries it)
   for (auto& [key, events] : groups) {
     // Keep the score's track index where it is still free; empty tracks fill a gap.
     while (static_cast<int>(tracks.size()) < key.first) tracks.emplace_back();
     if (tracks.size() > 0xFFFF - 1) fail("more than 65535 tracks to write");
+    const auto t = static_cast<std::size_t>(key.first);
+    if (key.first != named && t < score.track_names.size() && !score.track_names[t].empty()) {
+      const std::string text = track_name_text(
+          {reinterpret_cast<const std::uint8_t*>(score.track_names[t].data()), score.track_names[t].size()});
+      std::vector<std::uint8_t> meta = {0xFF, 0x03, static_cast<std::uint8_t>(text.size())};
+      meta.insert(meta.end(), text.begin(), text.end());
+      events.push_back({0, -1, 0, std::move(meta)});
+      named = key.first;
+    }
     tracks.push_back(std::move(events));
   }
 

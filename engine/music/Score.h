@@ -40,6 +40,7 @@ struct Score {
   std::vector<Note> notes;                     // sorted by start_beat, then pitch
   std::vector<TempoChange> tempo_map;          // starts at beat 0 (120 bpm when the file has none)
   std::vector<TimeSignature> time_signatures;  // starts at beat 0 (4/4 when the file has none)
+  std::vector<std::string> track_names;        // by Note::track ("" when unnamed; may be shorter than the tracks)
   int ticks_per_beat = 480;                    // resolution of the source file (PPQ)
   std::string source;                          // file path (or a description), for messages
 
