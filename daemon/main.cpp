@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   auto* devices = app.add_subcommand("devices", "List MIDI ports and audio devices for each compiled API");
   const std::vector<daemon::Subcommand> offline{daemon::add_train_command(app), daemon::add_eval_command(app),
                                                 daemon::add_generate_command(app), daemon::add_bench_command(app),
-                                                daemon::add_doctor_command(app)};
+                                                daemon::add_doctor_command(app), daemon::add_jam_command(app)};
 
   try {
     app.parse(argc, argv);
