@@ -191,6 +191,13 @@ JamRun run_jam(std::unique_ptr<LstmModel> model, const Score& score, const JamOp
   // Built with the clock stopped: beat 0 of the engine's clock is the file's beat 0.
   LiveEngine engine(std::move(model), config, to_scheduler, clock);
 
+  // The engine runs before the first note comes (as the daemon's loop does):
+  // beat 0 is decided, silent, before the performer's first note at beat 0
+  // is heard, rather than rolled out too late and counted a miss.
+  clock.start_work();
+  engine.advance();
+  clock.stop_work();
+
   const std::int64_t end_ns = ns_at(std::max(score.end_beat(), run.performer.back().end_beat));
   std::size_t next_input = 0;
   while (true) {
