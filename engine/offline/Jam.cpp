@@ -302,7 +302,7 @@ std::string format_jam_report(const JamReport& r) {
   out << "files " << r.files << ", beats " << fixed(r.nextbeat.beats, 0) << "; engine: " << r.engine.beats << " beats, "
       << r.engine.predictions << " rolled out in time, " << r.engine.misses << " deadline misses, "
       << r.engine.notes_out << " notes, rollout p50 " << fixed(r.engine.rollout_p50_us, 0) << " us, p99 "
-      << fixed(r.engine.rollout_p99_us, 0) << " us\n";
+      << fixed(r.engine.rollout_p99_us, 0) << " us" << (r.files > 1 ? " (the worst file's)" : "") << '\n';
   return out.str();
 }
 
