@@ -51,5 +51,6 @@ Subcommand add_eval_command(CLI::App& parent);      // EvalCommand.cpp
 Subcommand add_generate_command(CLI::App& parent);  // GenerateCommand.cpp
 Subcommand add_bench_command(CLI::App& parent);     // BenchCommand.cpp
 Subcommand add_doctor_command(CLI::App& parent);    // DoctorCommand.cpp
+Subcommand add_jam_command(CLI::App& parent);       // JamCommand.cpp
 
 }  // namespace nextbeat::daemon

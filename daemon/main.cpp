@@ -77,9 +77,9 @@ int main(int argc, char** argv) {
   check->add_option("-o,--override", check_overrides, "Override a key: -o sampling.temperature=0.8");
 
   auto* devices = app.add_subcommand("devices", "List MIDI ports and audio devices for each compiled API");
-  const std::vector<daemon::Subcommand> offline{daemon::add_train_command(app), daemon::add_eval_command(app),
+  const std::vector<daemon::Subcommand> offline{daemon::add_train_command(app),    daemon::add_eval_command(app),
                                                 daemon::add_generate_command(app), daemon::add_bench_command(app),
-                                                daemon::add_doctor_command(app)};
+                                                daemon::add_doctor_command(app),   daemon::add_jam_command(app)};
 
   try {
     app.parse(argc, argv);

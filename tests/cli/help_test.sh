@@ -6,7 +6,7 @@ nextbeat=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 help=$("$nextbeat" --help) || fail "--help exited non-zero"
-for sub in run devices check-config train eval generate bench doctor; do
+for sub in run devices check-config train eval generate bench doctor jam; do
   grep -qE "^  $sub " <<<"$help" || fail "--help does not list '$sub'"
   "$nextbeat" "$sub" --help >/dev/null || fail "'$sub --help' exited non-zero"
 done
@@ -16,7 +16,8 @@ version=$("$nextbeat" --version) || fail "--version exited non-zero"
 [[ $version =~ ^nextbeat\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "--version printed '$version'"
 
 # Usage errors: non-zero exit, message on stderr, nothing on stdout.
-for args in "" "frobnicate" "check-config" "--log-level loud devices" "bench --size 3by512" "bench --steps 0"; do
+for args in "" "frobnicate" "check-config" "--log-level loud devices" "bench --size 3by512" "bench --steps 0" \
+            "jam --out x.mid" "jam --performer / --out x.mid --mode loud"; do
   out=$("$nextbeat" $args 2>/tmp/nextbeat-help-err.$$) && fail "'nextbeat $args' exited 0"
   [ -z "$out" ] || fail "'nextbeat $args' wrote to stdout: $out"
   [ -s /tmp/nextbeat-help-err.$$ ] || fail "'nextbeat $args' printed no error"
