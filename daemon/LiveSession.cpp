@@ -553,6 +553,14 @@ void LiveSession::Impl::poll() {
       if (reply) reply->send("/nextbeat/clock", {std::string(clock_fallback ? "internal" : "midi")});
       continue;
     }
+    if (n.kind == engine::Notification::Kind::kKeyDetected) {
+      // sampling.key = "auto": the performer's key changed (the config keeps "auto").
+      const std::string tonic(engine::key_name(static_cast<int>(n.value)));
+      const std::string mode = n.minor ? "minor" : "major";
+      spdlog::info("key: following the performer in {} {}", tonic, mode);
+      if (reply) reply->send("/nextbeat/key/detected", {tonic, mode});
+      continue;
+    }
     const auto& spec = config::control_spec(n.control);
     if (n.kind == engine::Notification::Kind::kLearned) {
       config.cc[std::string(spec.name)] = n.cc;
