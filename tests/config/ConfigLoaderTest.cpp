@@ -171,18 +171,18 @@ TEST_CASE("command-line overrides are applied over the file and checked the same
           "-o sampling.temperature=hot: sampling.temperature: expected a number in 0.01..10, got the string \"hot\"");
   }
   SECTION("key auto, chord_follow and split_note, and their errors") {
-    const Config a =
-        load_config_string("", "f.toml", {"sampling.key=auto", "sampling.chord_follow=2", "midi.split_note=128"});
+    const Config a = load_config_string(
+        "", "f.toml", std::vector<std::string>{"sampling.key=auto", "sampling.chord_follow=2", "midi.split_note=128"});
     CHECK(a.sampling.key == nextbeat::config::kKeyAuto);
     CHECK(a.sampling.chord_follow == 2.0);
     CHECK(a.midi.split_note == 128);
-    auto issues = issues_of([&] { load_config_string("", "f.toml", {"midi.split_note=129"}); });
+    auto issues = issues_of([&] { load_config_string("", "f.toml", std::vector<std::string>{"midi.split_note=129"}); });
     REQUIRE(issues.size() == 1);
     CHECK_THAT(issues[0].message, Catch::Contains("expected an integer in 0..128"));
-    issues = issues_of([&] { load_config_string("", "f.toml", {"sampling.key=H"}); });
+    issues = issues_of([&] { load_config_string("", "f.toml", std::vector<std::string>{"sampling.key=H"}); });
     REQUIRE(issues.size() == 1);
     CHECK_THAT(issues[0].message, Catch::Contains("\"auto\" (follow the performer)"));
-    issues = issues_of([&] { load_config_string("", "f.toml", {"sampling.chord_follow=-1"}); });
+    issues = issues_of([&] { load_config_string("", "f.toml", std::vector<std::string>{"sampling.chord_follow=-1"}); });
     REQUIRE(issues.size() == 1);
     CHECK_THAT(issues[0].message, Catch::Contains("expected a number in 0..8"));
   }
