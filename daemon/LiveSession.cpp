@@ -554,11 +554,12 @@ void LiveSession::Impl::poll() {
       continue;
     }
     if (n.kind == engine::Notification::Kind::kKeyDetected) {
-      // sampling.key = "auto": the performer's key changed (the config keeps "auto").
-      const std::string tonic(engine::key_name(static_cast<int>(n.value)));
-      const std::string mode = n.minor ? "minor" : "major";
-      spdlog::info("key: following the performer in {} {}", tonic, mode);
-      if (reply) reply->send("/nextbeat/key/detected", {tonic, mode});
+      // sampling.key = "auto": the performer's key changed (the config keeps
+      // "auto"). DESIGN.md: `/nextbeat/key s` when the followed key changes.
+      const std::string key =
+          std::string(engine::key_name(static_cast<int>(n.value))) + (n.minor ? " minor" : " major");
+      spdlog::info("key: following the performer in {}", key);
+      if (reply) reply->send("/nextbeat/key", {key});
       continue;
     }
     const auto& spec = config::control_spec(n.control);
