@@ -172,7 +172,9 @@ struct SamplingConfig {
   std::int64_t seed = 0;  // 0 = random
   // Chord following: nats added to chord tones of the performer's sounding
   // harmony and taken from clashes with their sounding note; 0 = off.
-  double chord_follow = 0.0;
+  // 3: note-in-chord 0.63, clash 5.7 % on the Nottingham valid melodies
+  // with key auto (README, engine_harmony_measure).
+  double chord_follow = 3.0;
   bool operator==(const SamplingConfig&) const = default;
 };
 
