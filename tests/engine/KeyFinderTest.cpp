@@ -94,7 +94,7 @@ TEST_CASE("key finder: a modulation is followed after a few beats", "[unit][harm
   for (std::size_t i = first_g; i < keys.size(); ++i) CHECK(keys[i] == DetectedKey{7, false});  // and no flapping
 }
 
-TEST_CASE("key finder: nothing heard, no key; reset forgets", "[unit][harmony]") {
+TEST_CASE("key finder: nothing heard gives no key, and a reset forgets", "[unit][harmony]") {
   KeyFinder finder;
   CHECK_FALSE(finder.evaluate(4));
   CHECK_FALSE(finder.key());
