@@ -18,7 +18,10 @@ constexpr auto names_of() {
   return out;
 }
 
-constexpr std::array<std::string_view, 13> kKeys{"", "C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
+// Index = pitch class + 1; the last, "auto", is kKeyAuto + 1.
+constexpr std::array<std::string_view, 14> kKeys{"",   "C", "C#", "D", "Eb", "E", "F",
+                                                 "F#", "G", "Ab", "A", "Bb", "B", "auto"};
+static_assert(kKeys.size() == kKeyAuto + 2);
 constexpr auto kScales = names_of<Scale>();
 constexpr auto kModes = names_of<Mode>();
 constexpr auto kFallbacks = names_of<Fallback>();
@@ -95,6 +98,7 @@ constexpr std::array<ControlSpec, kControlCount> kSpecs{{
   {kPitchMin,          "pitch_min",          kInteger, 0,    127,                  "sampling.pitch_min",         {},         E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::pitch_min)},
   {kPitchMax,          "pitch_max",          kInteger, 0,    127,                  "sampling.pitch_max",         {},         E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::pitch_max)},
   {kSeed,              "seed",               kInteger, 0,    4294967295.0,         "sampling.seed",              {},         E::kSampler,  NEXTBEAT_FIELD(sampling, SamplingConfig::seed)},
+  {kChordFollow,       "chord_follow",       kNumber,  0.0,  8.0,                  "sampling.chord_follow",      {},         E::kRead,     NEXTBEAT_FIELD(sampling, SamplingConfig::chord_follow)},
   {kMode,              "mode",               kChoice,  0,    choice_max(kModes),   "engine.mode",                kModes,     E::kMode,     NEXTBEAT_FIELD(engine, EngineConfig::mode)},
   {kLatencyBudgetMs,   "latency_budget_ms",  kNumber,  0.1,  100.0,                "engine.latency_budget_ms",   {},         E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::latency_budget_ms)},
   {kContextBeats,      "context_beats",      kInteger, 1,    1024,                 "engine.context_beats",       {},         E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::context_beats)},
@@ -105,6 +109,7 @@ constexpr std::array<ControlSpec, kControlCount> kSpecs{{
   {kTempo,             "tempo",              kNumber,  20.0, 400.0,                "clock.tempo_bpm",            {},         E::kTempo,    NEXTBEAT_FIELD(clock, ClockConfig::tempo_bpm)},
   {kChannel,           "channel",            kInteger, 1,    16,                   "midi.channel",               {},         E::kChannel,  NEXTBEAT_TOP(channel)},
   {kProgram,           "program",            kInteger, 0,    127,                  "audio.program",              {},         E::kProgram,  NEXTBEAT_TOP(program)},
+  {kSplit,             "split",              kInteger, 0,    128,                  "midi.split_note",            {},         E::kRead,     NEXTBEAT_TOP(split_note)},
   {kMute,              "mute",               kToggle,  0,    1,                    "",                           {},         E::kMute,     NEXTBEAT_TOP(muted)},
   {kTap,               "tap",                kAction,  0,    1,                    "",                           {},         E::kTap},
   {kReset,             "reset",              kAction,  0,    1,                    "",                           {},         E::kReset},
@@ -208,6 +213,7 @@ LiveSettings live_settings(const Config& c) {
   s.clock = c.clock;
   s.channel = c.midi.channel;
   s.program = c.audio.program;
+  s.split_note = c.midi.split_note;
   s.cc_control.fill(kNoControl);
   for (const auto& [name, cc] : c.cc) {
     const auto* spec = find_control(name);
@@ -240,6 +246,7 @@ bool apply_control(Config& c, Control id, double value) {
   c.clock = s.clock;
   c.midi.channel = s.channel;
   c.audio.program = s.program;
+  c.midi.split_note = s.split_note;
   return true;
 }
 
@@ -256,7 +263,7 @@ std::string format_control_value(const ControlSpec& spec, double value) {
 }
 
 std::string_view key_name(int pitch_class) {
-  return pitch_class >= 0 && pitch_class < 12 ? kKeys[static_cast<std::size_t>(pitch_class) + 1] : kKeys[0];
+  return pitch_class >= 0 && pitch_class <= kKeyAuto ? kKeys[static_cast<std::size_t>(pitch_class) + 1] : kKeys[0];
 }
 
 std::optional<int> key_pitch_class(std::string_view name) {

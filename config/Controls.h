@@ -34,6 +34,7 @@ enum class Control : std::uint8_t {
   kPitchMin,
   kPitchMax,
   kSeed,
+  kChordFollow,
   kMode,
   kLatencyBudgetMs,
   kContextBeats,
@@ -44,6 +45,7 @@ enum class Control : std::uint8_t {
   kTempo,
   kChannel,
   kProgram,
+  kSplit,
   kMute,
   kTap,
   kReset,
@@ -82,8 +84,9 @@ struct LiveSettings {
   SamplingConfig sampling;
   EngineConfig engine;
   ClockConfig clock;
-  int channel = 1;  // midi.channel
-  int program = 0;  // audio.program
+  int channel = 1;     // midi.channel
+  int program = 0;     // audio.program
+  int split_note = 0;  // midi.split_note (0 = off)
   // MIDI CC number -> Control (kNoControl: unbound); one control per CC, one CC per control.
   std::array<std::uint8_t, 128> cc_control{};
   bool muted = false;  // runtime only
@@ -141,9 +144,11 @@ double control_value(const Config& config, Control id);
 // The value as OSC echoes it and logs print it: "accompany", "0.8", "F#".
 std::string format_control_value(const ControlSpec& spec, double value);
 
-// "" -> none, "C".."B" with # or b -> pitch class 0..11.
+// "" -> none, "C".."B" with # or b -> pitch class 0..11 ("auto" is not a
+// pitch class: the key control's choice, SamplingConfig::kKeyAuto).
 std::optional<int> key_pitch_class(std::string_view name);
-// Pitch class -> the key's name as configs and OSC spell it ("" for -1).
+// Pitch class -> the key's name as configs and OSC spell it ("" for -1,
+// "auto" for kKeyAuto).
 std::string_view key_name(int pitch_class);
 
 }  // namespace nextbeat::config

@@ -89,12 +89,12 @@ class SectionBuilder {
 
   // A key (tonic) written as its name, held as its pitch class (-1: none).
   SectionBuilder& key_name(std::string_view key, int S::*member) {
-    std::string allowed = "\"\" (no constraint) or a key name such as C, F#, Bb";
+    std::string allowed = "\"\" (no constraint), \"auto\" (follow the performer) or a key name such as C, F#, Bb";
     return add(
         key, allowed,
         [=, sec = section_](const toml::node& node, Config& c) -> std::string {
           const auto* v = node.as_string();
-          const auto pc = v != nullptr ? key_pitch_class(v->get()) : std::nullopt;
+          const auto pc = v == nullptr ? std::nullopt : v->get() == "auto" ? kKeyAuto : key_pitch_class(v->get());
           if (v == nullptr || (!v->get().empty() && !pc)) return "expected " + allowed + ", got " + describe_node(node);
           (c.*sec).*member = pc.value_or(-1);
           return {};
@@ -216,7 +216,8 @@ std::vector<FieldSpec> build_schema() {
               [](std::string_view s) { return !s.empty(); })
       .string("output", &MidiConfig::output, "a port-name substring, or \"\" for the virtual port \"nextbeat out\"",
               nullptr)
-      .control("channel", &MidiConfig::channel);
+      .control("channel", &MidiConfig::channel)
+      .control("split_note", &MidiConfig::split_note);
 
   SectionBuilder<OscConfig>(f, "osc", &Config::osc)
       .boolean("enabled", &OscConfig::enabled)
@@ -264,7 +265,8 @@ std::vector<FieldSpec> build_schema() {
       .control("velocity_scale", &SamplingConfig::velocity_scale)
       .control("pitch_min", &SamplingConfig::pitch_min)
       .control("pitch_max", &SamplingConfig::pitch_max)
-      .control("seed", &SamplingConfig::seed);
+      .control("seed", &SamplingConfig::seed)
+      .control("chord_follow", &SamplingConfig::chord_follow);
 
   SectionBuilder<LogConfig>(f, "log", &Config::log).choice("level", &LogConfig::level);
   return f;

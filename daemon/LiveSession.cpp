@@ -553,6 +553,15 @@ void LiveSession::Impl::poll() {
       if (reply) reply->send("/nextbeat/clock", {std::string(clock_fallback ? "internal" : "midi")});
       continue;
     }
+    if (n.kind == engine::Notification::Kind::kKeyDetected) {
+      // sampling.key = "auto": the performer's key changed (the config keeps
+      // "auto"). DESIGN.md: `/nextbeat/key s` when the followed key changes.
+      const std::string key =
+          std::string(engine::key_name(static_cast<int>(n.value))) + (n.minor ? " minor" : " major");
+      spdlog::info("key: following the performer in {}", key);
+      if (reply) reply->send("/nextbeat/key", {key});
+      continue;
+    }
     const auto& spec = config::control_spec(n.control);
     if (n.kind == engine::Notification::Kind::kLearned) {
       config.cc[std::string(spec.name)] = n.cc;

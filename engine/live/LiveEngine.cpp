@@ -15,13 +15,34 @@ using config::kNoControl;
 constexpr std::size_t kContextCapacity = 16384;
 constexpr std::int64_t kIdleWakeNs = 50'000'000;  // polls the clock at least this often
 
-SamplingControls sampling_controls(const config::SamplingConfig& s) noexcept {
+// Listening to harmony. A chord hint (split keyboard) counts this many times
+// a melody note: the performer says what the harmony is.
+constexpr double kHintWeight = 4.0;
+// A melody note's weight for the chord window by where it falls: the bar's
+// first beat, another beat, off the beat.
+constexpr double kDownbeatWeight = 1.5;
+constexpr double kBeatWeight = 1.0;
+constexpr double kOffbeatWeight = 0.5;
+// The last melody note counts as sounding (for clashes) this long after it
+// ended: the rollout runs just before the beat, between two notes.
+constexpr double kMelodyEchoBeats = 1.0;
+
+SamplingControls sampling_controls(const config::SamplingConfig& s,
+                                   const std::optional<DetectedKey>& detected) noexcept {
   SamplingControls c;
   c.temperature = s.temperature;
   c.top_k = s.top_k;
   c.top_p = s.top_p;
-  if (s.key >= 0) c.key = s.key;
   c.scale = static_cast<ScaleKind>(static_cast<int>(s.scale));  // the same scales in the same order
+  if (s.key >= 0 && s.key < config::kKeyAuto) {
+    c.key = s.key;
+  } else if (s.key == config::kKeyAuto && detected) {
+    // The detected key's own scale, whatever sampling.scale says: major, or
+    // natural minor with its leading tone (harmonic minor), as minor tunes use both.
+    c.key = detected->tonic;
+    c.scale = detected->minor ? ScaleKind::kMinor : ScaleKind::kMajor;
+    if (detected->minor) c.also_allowed.set(static_cast<std::size_t>((detected->tonic + 11) % kPitchClasses));
+  }
   c.repetition_penalty = s.repetition_penalty;
   c.density = s.density;
   c.pitch_min = s.pitch_min;
@@ -56,7 +77,7 @@ LiveEngine::LiveEngine(std::unique_ptr<LstmModel> model, const config::Config& c
       out_(out),
       clock_source_(clock),
       clock_(config.clock.tempo_bpm, clock.now_ns()),
-      sampler_(CodecSettings{}, sampling_controls(settings_->sampling)) {
+      sampler_(CodecSettings{}, engine::sampling_controls(settings_->sampling, std::nullopt)) {
   own_pending_.reserve(1024);
   plan_.reserve(1024);
   last_plan_.reserve(1024);
@@ -78,7 +99,7 @@ LiveEngine::~LiveEngine() = default;
 
 void LiveEngine::set_model(std::unique_ptr<LstmModel> model) {
   model_ = std::move(model);
-  sampler_ = Sampler(model_->spec().codec, sampling_controls(settings_->sampling));
+  sampler_ = Sampler(model_->spec().codec, sampling_controls());
   model_->snapshot(saved_);
   bind_model();
 }
@@ -101,11 +122,15 @@ std::unique_ptr<ModelSwap> prepare_model_swap(std::unique_ptr<LstmModel> model) 
   return swap;
 }
 
+SamplingControls LiveEngine::sampling_controls() const noexcept {
+  return engine::sampling_controls(settings_->sampling, key_finder_.key());
+}
+
 void LiveEngine::apply_settings() noexcept {
-  sampler_.adjust(sampling_controls(settings_->sampling));
+  sampler_.adjust(sampling_controls());
   if (static_cast<std::uint64_t>(settings_->sampling.seed) != seed_) {
     seed_ = static_cast<std::uint64_t>(settings_->sampling.seed);
-    sampler_.set_controls(sampling_controls(settings_->sampling));
+    sampler_.set_controls(sampling_controls());
   }
   if (!clock_.midi_clock() && std::abs(clock_.tempo_bpm() - settings_->clock.tempo_bpm) > 1e-9)
     clock_.set_tempo(settings_->clock.tempo_bpm, now());
@@ -235,8 +260,35 @@ void LiveEngine::handle(const InputEvent& event) noexcept {
   }
 }
 
+double LiveEngine::listen_beat(std::int64_t t_ns) const noexcept {
+  return clock_.beat_at(t_ns) + static_cast<double>(tick_offset_) / tpb_;
+}
+
+bool LiveEngine::chord_hint(const InputEvent& event, bool on) noexcept {
+  const auto pitch = static_cast<std::size_t>(event.a);
+  const bool hint = on ? event.a < settings_->split_note && !performer_held_.test(pitch) : hints_held_.test(pitch);
+  if (!hint) return false;
+  const double beat = listen_beat(event.time_ns);
+  if (on) {
+    stats_.notes_in.fetch_add(1, std::memory_order_relaxed);
+    heard_performer_ = true;  // accompany plays to chords alone; continue and call-response are not cut short
+    hints_held_.set(pitch);
+    key_finder_.window().note_on(event.a, beat, kHintWeight);
+    chord_finder_.window().note_on(event.a, beat, kHintWeight);
+  } else {
+    hints_held_.reset(pitch);
+    key_finder_.window().note_off(event.a, beat);
+    chord_finder_.window().note_off(event.a, beat);
+  }
+  return true;
+}
+
 void LiveEngine::performer_note(const InputEvent& event, bool on) noexcept {
   if (event.a < 0 || event.a > 127 || stopped_) return;
+  // Chord hints are harmony, not melody: the model never hears them (with
+  // roles, the performer's part is the melody; a block chord there would be
+  // out of its training), nor do they stop nextbeat's part or count as a phrase.
+  if (chord_hint(event, on)) return;
   // A note-off of a key the performer does not hold says nothing (and costs
   // a model step): a flood of them, or the off of a shed note-on, is ignored.
   if (!on && !performer_held_.test(static_cast<std::size_t>(event.a))) return;
@@ -255,10 +307,53 @@ void LiveEngine::performer_note(const InputEvent& event, bool on) noexcept {
     performer_held_.reset(pitch);
   }
   last_performer_beat_ = clock_.beat_at(event.time_ns);
+  const double beat = listen_beat(event.time_ns);
+  if (on) {
+    // Beat strength, for the chord window: where in the bar the note falls.
+    const double in_beat = last_performer_beat_ - std::floor(last_performer_beat_);
+    const bool on_beat = in_beat < 0.1 || in_beat > 0.9;
+    const auto bar_beat =
+        static_cast<std::int64_t>(std::floor(last_performer_beat_ + 0.1)) % std::max(1, settings_->clock.beats_per_bar);
+    const double strength = !on_beat ? kOffbeatWeight : bar_beat == 0 ? kDownbeatWeight : kBeatWeight;
+    key_finder_.window().note_on(event.a, beat, 1.0);
+    chord_finder_.window().note_on(event.a, beat, strength);
+    last_melody_pitch_ = event.a;
+  } else {
+    key_finder_.window().note_off(event.a, beat);
+    chord_finder_.window().note_off(event.a, beat);
+    if (event.a == last_melody_pitch_) last_melody_beat_ = beat;
+  }
   feed_note(tick, event.a, on ? std::clamp<int>(event.b, 1, 127) : 0, kPerformerSource);
   const std::int64_t done = now();
   stats_.step_ns.add(done - event.time_ns);
   stats_.step_compute_ns.add(done - started);
+}
+
+void LiveEngine::listen() noexcept {
+  const double beat = listen_beat(now());
+  if (key_finder_.evaluate(beat) && settings_->sampling.key == config::kKeyAuto) {
+    sampler_.adjust(sampling_controls());
+    const DetectedKey key = *key_finder_.key();
+    notifications_.push(Notification{.kind = Notification::Kind::kKeyDetected,
+                                     .control = Control::kKey,
+                                     .value = static_cast<double>(key.tonic),
+                                     .minor = key.minor});
+  }
+  // The key the chords are read in: the detected one (auto), the configured one, or none.
+  std::optional<DetectedKey> key;
+  const int configured = settings_->sampling.key;
+  if (configured == config::kKeyAuto) {
+    key = key_finder_.key();
+  } else if (configured >= 0) {
+    key = DetectedKey{configured, settings_->sampling.scale == config::Scale::kMinor};
+  }
+  chord_ = chord_finder_.estimate(beat, key);
+  PitchClassSet sounding;
+  for (std::size_t p = 0; p < 128; ++p)
+    if (performer_held_[p]) sounding.set(p % kPitchClasses);
+  if (sounding.none() && last_melody_pitch_ >= 0 && beat - last_melody_beat_ <= kMelodyEchoBeats)
+    sounding.set(static_cast<std::size_t>(last_melody_pitch_ % kPitchClasses));
+  sampler_.set_pitch_class_bias(harmony_bias(chord_, sounding, settings_->sampling.chord_follow));
 }
 
 void LiveEngine::control_change(const InputEvent& event) noexcept {
@@ -327,6 +422,10 @@ void LiveEngine::set_control(Control id, double value) noexcept {
     case ControlEffect::kReset:
       cancel_own();
       context_size_ = 0;
+      key_finder_.reset(listen_beat(now()));
+      chord_finder_.reset(listen_beat(now()));
+      hints_held_.reset();
+      last_melody_pitch_ = -1;
       heard_performer_ = false;
       prime();
       echo = 1;
@@ -338,6 +437,12 @@ void LiveEngine::set_control(Control id, double value) noexcept {
       break;
   }
   notifications_.push(Notification{Notification::Kind::kControlChanged, id, echo});
+  if (id == Control::kKey && settings.sampling.key == config::kKeyAuto && key_finder_.key()) {
+    notifications_.push(Notification{.kind = Notification::Kind::kKeyDetected,
+                                     .control = Control::kKey,
+                                     .value = static_cast<double>(key_finder_.key()->tonic),
+                                     .minor = key_finder_.key()->minor});
+  }
 }
 
 // ---- Time passing, beats ------------------------------------------------------------
@@ -391,6 +496,7 @@ void LiveEngine::begin_beat(std::int64_t beat) noexcept {
           OutputEvent{.time_ns = clock_.time_of(static_cast<double>(beat) + double(i) / BeatClock::kMidiClocksPerBeat),
                       .kind = OutputKind::kClock});
   }
+  listen();
   if (!should_play(beat)) {
     release_own_at(begin);
     playing_ = false;
@@ -571,7 +677,7 @@ std::unique_ptr<ModelSwap> LiveEngine::swap_model(std::unique_ptr<ModelSwap> swa
   std::swap(sampler_, swap->sampler);
   std::swap(saved_, swap->saved);
   bind_model();
-  sampler_.set_controls(sampling_controls(settings_->sampling));  // reseeds; no allocation
+  sampler_.set_controls(sampling_controls());  // reseeds; no allocation
   apply_settings();
   prime();
   return swap;

@@ -40,6 +40,7 @@
 #include "engine/live/BeatClock.h"
 #include "engine/model/Model.h"
 #include "engine/model/Sampler.h"
+#include "engine/music/KeyFinder.h"
 #include "engine/queues/LiveEvent.h"
 #include "engine/queues/SpscQueue.h"
 
@@ -101,11 +102,14 @@ struct EngineStats {
 struct Notification {
   // kClockSource: the MIDI clock went silent mid-song and the internal clock
   // took over (value 0), or the MIDI clock is followed again (value 1).
-  enum class Kind : std::uint8_t { kControlChanged, kLearned, kClockSource };
+  // kKeyDetected: with sampling.key = "auto", the performer's key changed
+  // (value: the tonic's pitch class; minor).
+  enum class Kind : std::uint8_t { kControlChanged, kLearned, kClockSource, kKeyDetected };
   Kind kind = Kind::kControlChanged;
   config::Control control = config::Control::kTemperature;
-  double value = 0;  // kControlChanged
-  int cc = -1;       // kLearned: the controller number now bound to `control`
+  double value = 0;    // kControlChanged
+  int cc = -1;         // kLearned: the controller number now bound to `control`
+  bool minor = false;  // kKeyDetected
 };
 
 // What a model swap hands the engine thread: the model (loaded, packed and
@@ -169,6 +173,11 @@ class LiveEngine {
   const BeatClock& clock() const noexcept { return clock_; }
   // The source nextbeat's own notes are fed as, for the model now in use.
   std::uint8_t self_source() const noexcept { return self_source_; }
+  // Listening to harmony (KeyFinder.h): the performer's key as estimated
+  // (followed when sampling.key = "auto") and the chord estimated at the last
+  // beat (biasing the sampler when sampling.chord_follow > 0). Engine thread, or tests.
+  std::optional<DetectedKey> detected_key() const noexcept { return key_finder_.key(); }
+  std::optional<Chord> chord() const noexcept { return chord_; }
   // Whether nextbeat is playing its part now (for status).
   bool playing() const noexcept { return playing_.load(std::memory_order_relaxed); }
 
@@ -183,6 +192,7 @@ class LiveEngine {
   void set_model(std::unique_ptr<LstmModel> model);
   void bind_model() noexcept;  // the codec's grid and live stream for model_
   void apply_settings() noexcept;
+  SamplingControls sampling_controls() const noexcept;
   std::int64_t now() const noexcept { return clock_source_.now_ns(); }
   std::int64_t tick_at(std::int64_t t_ns) const noexcept;
   std::int64_t time_of_tick(std::int64_t tick) const noexcept;
@@ -197,6 +207,13 @@ class LiveEngine {
 
   // Inputs.
   void performer_note(const InputEvent& event, bool on) noexcept;
+  // Split keyboard: a note below midi.split_note (or the off of one) is a
+  // chord hint, heard by the key and chord followers only; true if it was one.
+  bool chord_hint(const InputEvent& event, bool on) noexcept;
+  // The grid's beat (never goes back) at t: the harmony windows' time.
+  double listen_beat(std::int64_t t_ns) const noexcept;
+  // Once a beat, before its rollout: the key and chord estimates, the sampler's key (auto) and bias.
+  void listen() noexcept;
   void control_change(const InputEvent& event) noexcept;
   void set_control(config::Control id, double value) noexcept;
 
@@ -243,6 +260,15 @@ class LiveEngine {
   bool heard_performer_ = false;
   bool answered_ = false;  // call-response: this phrase has its answer
   std::int64_t response_end_beat_ = -1;
+
+  // Listening to harmony: the performer's melody and chord hints, as pitch
+  // classes in decaying windows (fixed arrays; KeyFinder.h).
+  KeyFinder key_finder_;
+  ChordFinder chord_finder_;
+  std::optional<Chord> chord_;
+  std::bitset<128> hints_held_;  // split keyboard: chord hints held (never in performer_held_)
+  int last_melody_pitch_ = -1;
+  double last_melody_beat_ = -1e9;
 
   // Rolling context: note events with beat positions (codec independent).
   std::vector<ContextEvent> context_;

@@ -37,6 +37,9 @@ void Sampler::adjust(const SamplingControls& controls) noexcept {
   controls_.density = std::max(controls_.density, 0.0);
   if (controls_.density <= 1.0) extra_notes_ = 0;  // turned down: nothing banked plays
   allowed_ = controls.key ? allowed_pitches(*controls.key, controls.scale) : PitchSet().set();
+  if (controls.key && controls.also_allowed.any())
+    for (int p = 0; p < kMidiPitches; ++p)
+      if (controls.also_allowed[static_cast<std::size_t>(p % kPitchClasses)]) allowed_.set(static_cast<std::size_t>(p));
   for (int p = 0; p < kMidiPitches; ++p)
     if (p < controls.pitch_min || p > controls.pitch_max) allowed_.reset(static_cast<std::size_t>(p));
 }
@@ -87,6 +90,9 @@ int Sampler::sample_filtered(std::span<const float> logits, TokenFilter filter,
       l = kNegInf;
     }
     scratch_[i] = l * inv_t;
+    // The harmony bias is in nats of the final distribution: after the temperature.
+    if (EventLayout::is_note_on(id) && std::isfinite(l))
+      scratch_[i] += bias_[static_cast<std::size_t>(EventLayout::pitch_of(id) % kPitchClasses)];
     max_logit = std::max(max_logit, scratch_[i]);
   }
   if (!std::isfinite(max_logit)) return layout_.shift_token(1);  // everything masked: let time pass
@@ -155,7 +161,8 @@ Frame Sampler::sample_frame(std::span<const float> logits, std::span<const float
     if (!allowed_[static_cast<std::size_t>(pitch)]) continue;
     if (controls_.repetition_penalty > 1.0 && recently_played(pitch))
       l = l > 0 ? l / controls_.repetition_penalty : l * controls_.repetition_penalty;
-    const double p = 1.0 / (1.0 + std::exp(-l * inv_t));
+    // The harmony bias: nats on the key's log-odds, after the temperature.
+    const double p = 1.0 / (1.0 + std::exp(-(l * inv_t + bias_[static_cast<std::size_t>(pitch % kPitchClasses)])));
     scratch_[k] = p;
     if (uniform() < p) frame.set(k);
   }

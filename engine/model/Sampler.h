@@ -39,6 +39,9 @@ struct SamplingControls {
   double top_p = 1.0;        // events: the smallest set of tokens holding this much probability
   std::optional<int> key;    // pitch class of the key (C = 0); none = no constraint
   ScaleKind scale = ScaleKind::kMajor;
+  // Absolute pitch classes (bit 0 = C) allowed besides the key's scale, when
+  // there is a key (sampling.key = "auto" in a minor key: the leading tone).
+  PitchClassSet also_allowed;
   double repetition_penalty = 1.0;  // >= 1: the pitches of the last notes become less likely
   double density = 1.0;             // notes per beat, times the model's own rate; 0 = silence (see above)
   int pitch_min = 21;
@@ -62,6 +65,12 @@ class Sampler {
   int sample_token(std::span<const float> logits, bool allow_notes = true) noexcept;
   // pianoroll; nade is empty for a sigmoid head.
   Frame sample_frame(std::span<const float> logits, std::span<const float> nade) noexcept;
+  // A soft bias added to every note's log-probability by its pitch class, in
+  // nats (chord following: engine/music/KeyFinder.h harmony_bias); kept by
+  // adjust and set_controls, all zero at construction.
+  // real-time safe: no allocation, no locks.
+  void set_pitch_class_bias(const std::array<float, kPitchClasses>& bias) noexcept { bias_ = bias; }
+  const std::array<float, kPitchClasses>& pitch_class_bias() const noexcept { return bias_; }
   // Remembers a pitch for the repetition penalty (done by sample_* for notes they pick).
   void note_played(int pitch) noexcept;
 
@@ -94,7 +103,8 @@ class Sampler {
   CodecSettings codec_;
   EventLayout layout_;
   SamplingControls controls_;
-  PitchSet allowed_;  // key, scale and pitch range together
+  PitchSet allowed_;                         // key, scale and pitch range together
+  std::array<float, kPitchClasses> bias_{};  // nats, by pitch class (set_pitch_class_bias)
   std::mt19937_64 rng_;
   std::vector<double> scratch_;        // probabilities, one per output
   std::vector<int> order_;             // indices sorted by probability

@@ -141,6 +141,11 @@ std::string_view scale_name(ScaleKind scale) {
   return "chromatic";
 }
 
+double key_correlation(const PitchClassHistogram& histogram, int key_pc, ScaleKind mode) noexcept {
+  return correlation_with(histogram, mode == ScaleKind::kMinor ? kMinorProfile : kMajorProfile,
+                          wrap_pitch_class(key_pc));
+}
+
 std::optional<KeyEstimate> estimate_key(const PitchClassHistogram& histogram) {
   std::optional<KeyEstimate> best;
   for (ScaleKind mode : {ScaleKind::kMajor, ScaleKind::kMinor}) {

@@ -55,5 +55,9 @@ struct KeyEstimate {
 // tonic). nullopt when the histogram has no variance (empty, or all classes
 // equal): no key can be told from it.
 std::optional<KeyEstimate> estimate_key(const PitchClassHistogram& histogram);
+// Pearson r of the histogram with the Krumhansl–Kessler profile of one key
+// (mode kMajor or kMinor); NaN when the histogram has no variance.
+// real-time safe: no allocation.
+double key_correlation(const PitchClassHistogram& histogram, int key_pc, ScaleKind mode) noexcept;
 
 }  // namespace nextbeat::engine

@@ -128,6 +128,8 @@ TEST_CASE("every key of the non-defaults file is read", "[unit][config]") {
   CHECK(c.engine.mode == Mode::kCallResponse);
   CHECK(c.sampling.key == 6);  // F#
   CHECK(c.sampling.seed == 4294967295LL);
+  CHECK(c.sampling.chord_follow == 1.5);
+  CHECK(c.midi.split_note == 60);
   CHECK(c.log.level == LogLevel::kDebug);
   // -1 unbinds a default; a user binding takes a default's number over.
   CHECK(c.cc == CcMap{{"top_p", 21}, {"density", 22}, {"mode", 64}});
@@ -167,6 +169,22 @@ TEST_CASE("command-line overrides are applied over the file and checked the same
     CHECK_THAT(issues[0].message, Catch::Contains("expected a number in 0.01..10, got the string \"hot\""));
     CHECK(issues[0].to_string() ==
           "-o sampling.temperature=hot: sampling.temperature: expected a number in 0.01..10, got the string \"hot\"");
+  }
+  SECTION("key auto, chord_follow and split_note, and their errors") {
+    const Config a = load_config_string(
+        "", "f.toml", std::vector<std::string>{"sampling.key=auto", "sampling.chord_follow=2", "midi.split_note=128"});
+    CHECK(a.sampling.key == nextbeat::config::kKeyAuto);
+    CHECK(a.sampling.chord_follow == 2.0);
+    CHECK(a.midi.split_note == 128);
+    auto issues = issues_of([&] { load_config_string("", "f.toml", std::vector<std::string>{"midi.split_note=129"}); });
+    REQUIRE(issues.size() == 1);
+    CHECK_THAT(issues[0].message, Catch::Contains("expected an integer in 0..128"));
+    issues = issues_of([&] { load_config_string("", "f.toml", std::vector<std::string>{"sampling.key=H"}); });
+    REQUIRE(issues.size() == 1);
+    CHECK_THAT(issues[0].message, Catch::Contains("\"auto\" (follow the performer)"));
+    issues = issues_of([&] { load_config_string("", "f.toml", std::vector<std::string>{"sampling.chord_follow=-1"}); });
+    REQUIRE(issues.size() == 1);
+    CHECK_THAT(issues[0].message, Catch::Contains("expected a number in 0..8"));
   }
   SECTION("unknown keys get a suggestion") {
     const std::vector<std::string> bad{"sampling.tempreature=0.5"};

@@ -49,7 +49,8 @@ TEST_CASE("controls set and read back their config fields", "[unit][controls]") 
     CHECK(control_value(c, spec.id) == Approx(spec.max));
   }
   CHECK(c.engine.mode == Mode::kAccompany);
-  CHECK(c.sampling.key == 11);  // B
+  CHECK(c.sampling.key == kKeyAuto);  // the key's last choice
+  CHECK(c.midi.split_note == 128);
 }
 
 TEST_CASE("OSC values are validated with a clear message", "[unit][controls]") {
@@ -64,6 +65,9 @@ TEST_CASE("OSC values are validated with a clear message", "[unit][controls]") {
   CHECK(parse_control_text(key, "F#").value == Approx(7));
   CHECK(parse_control_text(key, "Gb").value == Approx(7));
   CHECK(parse_control_text(key, "").value == Approx(0));
+  CHECK(parse_control_text(key, "auto").value == Approx(kKeyAuto + 1));
+  CHECK(format_control_value(key, kKeyAuto + 1) == "auto");
+  CHECK(parse_control_number(*find_control("split"), 129).error == "expected an integer in 0..128, got 129");
   CHECK(parse_control_number(*find_control("top_k"), 2.5).error.find("an integer") != std::string::npos);
   CHECK(find_control("nosuch") == nullptr);
 }
