@@ -3,14 +3,15 @@
 and checks what a DAW would need of it:
 
   - a format 1 Standard MIDI File whose tracks are named "tempo",
-    "performer" and "nextbeat", in that order, with a tempo event;
+    "performer" and "nextbeat", in that order;
   - every note-on (velocity > 0) has its note-off on its track, and no
     note-off comes without its note-on;
-  - at least --performer N and --nextbeat N note-ons on those tracks.
+  - at least --performer N and --nextbeat N note-ons on those tracks, and
+    --tempos N tempo events (1).
 
 Prints "performer=N nextbeat=N tempos=N seconds=S" and exits 0, or prints
 what is wrong and exits 1.
-  check_take.py FILE [--performer N] [--nextbeat N]
+  check_take.py FILE [--performer N] [--nextbeat N] [--tempos N]
 """
 import argparse
 import sys
@@ -23,6 +24,7 @@ def main():
     parser.add_argument("file")
     parser.add_argument("--performer", type=int, default=0)
     parser.add_argument("--nextbeat", type=int, default=0)
+    parser.add_argument("--tempos", type=int, default=1)
     args = parser.parse_args()
     problems = []
     midi = mido.MidiFile(args.file)
@@ -32,8 +34,8 @@ def main():
     if names != ["tempo", "performer", "nextbeat"]:
         problems.append(f"tracks {names}, expected ['tempo', 'performer', 'nextbeat']")
     tempos = sum(1 for track in midi.tracks for m in track if m.type == "set_tempo")
-    if tempos == 0:
-        problems.append("no tempo event")
+    if tempos < args.tempos:
+        problems.append(f"{tempos} tempo events, expected at least {args.tempos}")
     counts = {}
     for track in midi.tracks:
         sounding = {}

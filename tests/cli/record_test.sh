@@ -6,7 +6,8 @@
 #     /nextbeat/record/stop answers with the path and the note counts;
 #   - the file, read by mido (check_take.py): format 1, tracks "tempo",
 #     "performer", "nextbeat", the performer's notes and nextbeat's there,
-#     every note-on with its note-off; read by nextbeat's own reader too
+#     every note-on with its note-off, a tempo change sent mid-take in the
+#     tempo map; read by nextbeat's own reader too
 #     (`nextbeat generate --prime` continues it);
 #   - a mode switch sent mid-bar while the performer plays is echoed on
 #     /nextbeat/mode/applied with the beat it took effect on: a bar line;
@@ -68,11 +69,13 @@ sleep 1.3  # mid-bar, the performer playing
 oscsend 127.0.0.1 "$osc_port" /nextbeat/mode s accompany
 expect_reply '/nextbeat/mode/applied sii "accompany"'
 applied=$(grep '/nextbeat/mode/applied' "$tmp/replies" | tail -1)
-beat=$(awk '{print $4}' <<<"$applied")
-bar=$(awk '{print $5}' <<<"$applied")
+beat=$(awk '{print $5}' <<<"$applied")
+bar=$(awk '{print $6}' <<<"$applied")
 ((beat % 4 == 0)) || fail "the mode switch took effect on beat $beat, not on a bar line ($applied)"
 ((bar == beat / 4)) || fail "bar $bar is not beat $beat / 4"
 echo "mode switch requested mid-bar took effect on beat $beat (bar $bar)"
+# The tempo map as played: 120 bpm, then 150.
+oscsend 127.0.0.1 "$osc_port" /nextbeat/tempo f 150
 peer_says done
 wait_until 15 'test "$(nextbeat_notes_heard "$tmp/heard")" -ge 4' || fail "nextbeat played fewer than 4 notes"
 ask_status
@@ -83,7 +86,7 @@ expect_reply "/nextbeat/record/stop siii \"$takes/take1.mid\""
 grep '/nextbeat/record/stop' "$tmp/replies" | tail -1
 ask_status
 [ "$(status_field recording)" = 0 ] || fail "status still says recording"
-/usr/bin/python3 "$here_cli/check_take.py" "$takes/take1.mid" --performer 12 --nextbeat 4 || fail "take1.mid (mido)"
+/usr/bin/python3 "$here_cli/check_take.py" "$takes/take1.mid" --performer 12 --nextbeat 4 --tempos 2 || fail "take1.mid (mido)"
 "$nextbeat" generate --prime "$takes/take1.mid" --beats 4 --seed 3 --out "$tmp/continued.mid" >"$tmp/generate.log" 2>&1 ||
   fail "nextbeat generate could not read take1.mid: $(cat "$tmp/generate.log")"
 
@@ -99,9 +102,10 @@ write_config true
 start_daemon --config "$tmp/cfg.toml"
 expect_reply "/nextbeat/record s \"$takes/take-"
 wait_until 10 'grep -q "MIDI input connected: performer:keys" "$log"' || fail "the performer's port is not followed"
+heard_before=$(nextbeat_notes_heard "$tmp/heard")
 echo "play 6 120" >&7
 peer_says done
-wait_until 15 'test "$(nextbeat_notes_heard "$tmp/heard")" -ge 8' || fail "nextbeat did not play on"
+wait_until 15 'test "$(nextbeat_notes_heard "$tmp/heard")" -ge $((heard_before + 4))' || fail "nextbeat did not play on"
 stop_daemon  # SIGTERM, nextbeat's notes still coming
 take=$(ls "$takes"/take-*.mid | head -1)
 [ -n "$take" ] || fail "no timestamped take in $takes"
