@@ -37,7 +37,7 @@ for run in $(seq "$runs"); do
   wait_until 10 'grep -q "MIDI input connected: performer:keys" "$log"' || fail "the performer's port is not followed"
   echo "play 14 120" >&7
   # Killed at a different point of the flush period each run.
-  sleep "$((2 + run)).$((RANDOM % 1000))"
+  sleep "$((2 + run)).$(printf %03d $((RANDOM % 1000)))"
   killed_ns=$(date +%s%N)
   kill -9 "$pid"
   wait "$pid" 2>/dev/null
