@@ -428,7 +428,8 @@ TEST_CASE("osc decode: learn, model, status, save", "[unit]") {
   CHECK(is_request(decode_one(Msg("/nextbeat/record")), io::OscRequest::kRecord));
   CHECK(refusal(Msg("/nextbeat/record").i(1)).starts_with("/nextbeat/record: expected a file name (s)"));
   CHECK(is_request(decode_one(Msg("/nextbeat/record/stop")), io::OscRequest::kRecordStop));
-  CHECK(refusal(Msg("/nextbeat/record/stop").s("x")) == "/nextbeat/record/stop: expected no argument, got a string (s)");
+  CHECK(refusal(Msg("/nextbeat/record/stop").s("x")) ==
+        "/nextbeat/record/stop: expected no argument, got a string (s)");
 }
 
 TEST_CASE("osc decode: unknown addresses are refused, naming what exists", "[unit]") {
