@@ -28,6 +28,8 @@ enum class AudioApi { kAuto, kJack, kAlsa, kPulse };
 enum class ClockSource { kInternal, kMidi };
 enum class Mode { kContinue, kCallResponse, kAccompany };
 enum class Fallback { kRest, kRepeat, kHold };
+// When a mode switch, key change or model swap requested while playing takes effect.
+enum class Quantize { kBar, kBeat, kNone };
 enum class Scale { kMajor, kMinor, kDorian, kMixolydian, kPentatonic, kBlues, kChromatic };
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kCritical, kOff };
 
@@ -53,6 +55,7 @@ NEXTBEAT_ENUM_NAMES(ClockSource, {ClockSource::kInternal, "internal"}, {ClockSou
 NEXTBEAT_ENUM_NAMES(Mode, {Mode::kContinue, "continue"}, {Mode::kCallResponse, "call-response"},
                     {Mode::kAccompany, "accompany"});
 NEXTBEAT_ENUM_NAMES(Fallback, {Fallback::kRest, "rest"}, {Fallback::kRepeat, "repeat"}, {Fallback::kHold, "hold"});
+NEXTBEAT_ENUM_NAMES(Quantize, {Quantize::kBar, "bar"}, {Quantize::kBeat, "beat"}, {Quantize::kNone, "none"});
 NEXTBEAT_ENUM_NAMES(Scale, {Scale::kMajor, "major"}, {Scale::kMinor, "minor"}, {Scale::kDorian, "dorian"},
                     {Scale::kMixolydian, "mixolydian"}, {Scale::kPentatonic, "pentatonic"}, {Scale::kBlues, "blues"},
                     {Scale::kChromatic, "chromatic"});
@@ -150,6 +153,10 @@ struct EngineConfig {
   int response_beats = 4;
   Fallback fallback = Fallback::kRest;
   double max_note_beats = 8.0;
+  // A mode switch, key or scale change or model swap requested while the
+  // performer plays lands on the next bar line (beats_per_bar), the next
+  // beat, or at once; with nothing playing yet, always at once.
+  Quantize quantize = Quantize::kBar;
   bool operator==(const EngineConfig&) const = default;
 };
 
@@ -178,6 +185,14 @@ struct SamplingConfig {
   bool operator==(const SamplingConfig&) const = default;
 };
 
+// Recording the take (/nextbeat/record): a Standard MIDI File with the
+// performer and nextbeat on named tracks and the tempo map as played.
+struct SessionConfig {
+  bool record = false;     // record from start-up
+  std::string record_dir;  // absolute; "" = $STATE_DIRECTORY/takes, else ~/.local/state/nextbeat/takes
+  bool operator==(const SessionConfig&) const = default;
+};
+
 struct LogConfig {
   LogLevel level = LogLevel::kInfo;
   bool operator==(const LogConfig&) const = default;
@@ -195,6 +210,7 @@ struct Config {
   EngineConfig engine;
   SamplingConfig sampling;
   CcMap cc{{"temperature", 21}, {"density", 22}};
+  SessionConfig session;
   LogConfig log;
   bool operator==(const Config&) const = default;
 };

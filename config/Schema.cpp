@@ -252,7 +252,8 @@ std::vector<FieldSpec> build_schema() {
       .control("gap_beats", &EngineConfig::gap_beats)
       .control("response_beats", &EngineConfig::response_beats)
       .control("fallback", &EngineConfig::fallback)
-      .control("max_note_beats", &EngineConfig::max_note_beats);
+      .control("max_note_beats", &EngineConfig::max_note_beats)
+      .control("quantize", &EngineConfig::quantize);
 
   SectionBuilder<SamplingConfig>(f, "sampling", &Config::sampling)
       .control("temperature", &SamplingConfig::temperature)
@@ -268,6 +269,12 @@ std::vector<FieldSpec> build_schema() {
       .control("seed", &SamplingConfig::seed)
       .control("chord_follow", &SamplingConfig::chord_follow);
 
+  SectionBuilder<SessionConfig>(f, "session", &Config::session)
+      .boolean("record", &SessionConfig::record)
+      .string("record_dir", &SessionConfig::record_dir,
+              "an absolute directory path, or \"\" for $STATE_DIRECTORY/takes (~/.local/state/nextbeat/takes)",
+              [](std::string_view d) { return d.empty() || d.starts_with("/"); });
+
   SectionBuilder<LogConfig>(f, "log", &Config::log).choice("level", &LogConfig::level);
   return f;
 }
@@ -280,8 +287,8 @@ const std::vector<FieldSpec>& schema() {
 }
 
 const std::vector<std::string_view>& section_names() {
-  static const std::vector<std::string_view> kSections{"model",  "midi",     "osc", "audio", "clock",
-                                                       "engine", "sampling", "cc",  "log"};
+  static const std::vector<std::string_view> kSections{"model",  "midi",     "osc", "audio",   "clock",
+                                                       "engine", "sampling", "cc",  "session", "log"};
   return kSections;
 }
 

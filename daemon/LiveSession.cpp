@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -27,6 +29,7 @@
 #include "daemon/OutputFanout.h"
 #include "engine/live/LiveEngine.h"
 #include "engine/live/OutputScheduler.h"
+#include "engine/live/TakeRecorder.h"
 #include "engine/model/Model.h"
 #include "engine/model/ModelFile.h"
 #include "engine/model/Runtime.h"
@@ -127,6 +130,7 @@ struct LiveSession::Impl final : io::OscRequests {
                                  "); send the request again once /nextbeat/model has answered");
       model_request = std::move(argument);
     }
+    if (what == io::OscRequest::kRecord) record_request = std::move(argument);  // the latest wins
     bool& pending = request_pending[static_cast<std::size_t>(what)];
     if (pending) return;
     pending = true;
@@ -143,6 +147,7 @@ struct LiveSession::Impl final : io::OscRequests {
         model_loading = true;
         model_loading_name = name;
       }
+      if (what == io::OscRequest::kRecord) name = std::move(record_request);
     }
     switch (what) {
       case io::OscRequest::kModel:
@@ -158,6 +163,16 @@ struct LiveSession::Impl final : io::OscRequests {
         break;
       case io::OscRequest::kSave:
         save_cc();
+        break;
+      case io::OscRequest::kRecord:
+        start_recording(name);
+        break;
+      case io::OscRequest::kRecordStop:
+        if (!take_writer) {
+          if (reply) reply->error("/nextbeat/record/stop: not recording");
+        } else {
+          stop_recording();
+        }
         break;
     }
     const std::lock_guard lock(request_mutex);
@@ -185,6 +200,17 @@ struct LiveSession::Impl final : io::OscRequests {
   std::optional<std::string> refuse_model_path(const std::string& name) const;
   void send_status();
   void save_cc();
+  // The take ([session], /nextbeat/record): starts a writer on a file name in
+  // record_dir ("" = timestamped); false, logged and answered, when refused.
+  bool start_recording(const std::string& name);
+  void stop_recording();
+  std::filesystem::path record_dir() const;
+  // A quantised change's echo: the value, the clock beat it took effect on and its bar (from 0).
+  std::vector<io::OscArg> applied_args(std::string value, std::int64_t beat) const {
+    const std::int64_t per_bar = std::max(1, config.clock.beats_per_bar);
+    const std::int64_t bar = beat >= 0 ? beat / per_bar : -1;
+    return {std::move(value), static_cast<std::int32_t>(beat), static_cast<std::int32_t>(bar)};
+  }
   void stop();
 
   config::Config config;
@@ -201,6 +227,7 @@ struct LiveSession::Impl final : io::OscRequests {
   // replaced ones back (freed on the control thread).
   engine::Handover<engine::ModelSwap> model_handover{4};
   engine::Handover<config::LiveSettings> settings_handover{4};
+  std::unique_ptr<engine::ModelSwap> replaced_model;  // engine thread: on its way back (model_handover)
   // Engine thread -> output thread.
   engine::SpscQueue<OutputEvent> to_output{8192};
   engine::Wakeup output_wake;
@@ -242,6 +269,12 @@ struct LiveSession::Impl final : io::OscRequests {
   std::string model_request;                                 // the latest /nextbeat/model name while one waits
   bool model_loading = false;
   std::string model_loading_name;
+  std::string record_request;  // the latest /nextbeat/record name while one waits
+  // The take: the tap is fed by the engine thread (performer notes) and the
+  // output thread (what it plays); the writer thread exists while recording.
+  engine::TakeTap take_tap;
+  std::unique_ptr<engine::TakeWriter> take_writer;  // control thread
+  std::string record_error;                         // the writer's last failure, as logged
   // The engine thread counts its loop turns (at least one per 50 ms); the
   // control thread pings systemd's watchdog only while the count moves.
   std::atomic<std::uint64_t> engine_heartbeat{0};
@@ -323,6 +356,7 @@ void LiveSession::Impl::start() {
   poll_timer.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) poll();
   });
+  if (config.session.record) start_recording("");
   if (midi_in) {
     rescan_timer.expires_after(kRescanPeriod);
     rescan_timer.async_wait([this](const boost::system::error_code& ec) {
@@ -477,9 +511,13 @@ void LiveSession::Impl::engine_loop() {
         continue;
       }
       engine->handle(event);
+      take_tap.performer(event);  // notes only, while recording; never blocks
     }
     model_handover.receive(
         [this](std::unique_ptr<engine::ModelSwap> swap) { return engine->swap_model(std::move(swap)); });
+    // A swap that waited for the bar line: its old parts go back now.
+    if (!replaced_model) replaced_model = engine->take_replaced_model();
+    if (replaced_model) (void)model_handover.give_back(replaced_model);
     settings_handover.receive(
         [this](std::unique_ptr<config::LiveSettings> s) { return engine->reconfigure(std::move(s)); });
     engine_outputs->flush();  // note-offs a full queue could not take go out first
@@ -506,6 +544,7 @@ void LiveSession::Impl::output_loop() {
   OutputFanout fanout;
   fanout.add(&midi_out_slot);
   fanout.add(osc_out.get());
+  fanout.add(&take_tap);  // nextbeat's notes and the beats as played, while recording
   engine::OutputScheduler scheduler(fanout);
   const crash::AltStack alt_stack;
   crash::mark_output_thread();
@@ -562,6 +601,12 @@ void LiveSession::Impl::poll() {
       if (reply) reply->send("/nextbeat/key", {key});
       continue;
     }
+    if (n.kind == engine::Notification::Kind::kModelApplied) {
+      // The swap took effect (on a bar line while playing, engine.quantize).
+      if (reply) reply->send("/nextbeat/model/applied", applied_args(model_name, n.beat));
+      spdlog::info("model {} in force from beat {}", printable(model_name), n.beat);
+      continue;
+    }
     const auto& spec = config::control_spec(n.control);
     if (n.kind == engine::Notification::Kind::kLearned) {
       config.cc[std::string(spec.name)] = n.cc;
@@ -582,10 +627,24 @@ void LiveSession::Impl::poll() {
         }
       }
     }
+    // Mode, key and scale: when it took effect (the bar line, or at once).
+    if (n.beat >= 0 && reply)
+      reply->send("/nextbeat/" + std::string(spec.name) + "/applied",
+                  applied_args(config::format_control_value(spec, n.value), n.beat));
     spdlog::debug("control {} = {}", spec.name, config::format_control_value(spec, n.value));
   }
   model_handover.collect();
   settings_handover.collect();
+  if (take_writer) {
+    // A flush that failed (disk full, directory gone) is said once; the writer keeps trying.
+    std::string error = take_writer->error();
+    if (!error.empty() && error != record_error) {
+      spdlog::error("recording: {}; the take so far is in {} as of the last flush that worked", error,
+                    take_writer->path().string());
+      if (reply) reply->error("/nextbeat/record: " + error);
+    }
+    record_error = std::move(error);
+  }
   if (stopped) return;
   poll_timer.expires_after(kPollPeriod);
   poll_timer.async_wait([this](const boost::system::error_code& ec) {
@@ -733,6 +792,11 @@ void LiveSession::Impl::send_status() {
       std::string(jack_down ? "down" : (jack_watch ? "up" : "none")),
       std::string("jack_reconnects"),
       static_cast<std::int32_t>(jack_reconnects),
+      // The take: 1 while recording; events the tap lost to a full queue.
+      std::string("recording"),
+      static_cast<std::int32_t>(take_writer ? 1 : 0),
+      std::string("record_dropped"),
+      static_cast<std::int32_t>(take_tap.dropped()),
   };
   reply->send("/nextbeat/status", args);
   spdlog::debug("status sent to {}", reply->target());
@@ -754,6 +818,83 @@ void LiveSession::Impl::save_cc() {
   }
 }
 
+std::filesystem::path LiveSession::Impl::record_dir() const {
+  if (!config.session.record_dir.empty()) return config.session.record_dir;
+  // systemd's StateDirectory= (the unit sets it), else the XDG state directory.
+  if (const char* state = std::getenv("STATE_DIRECTORY"); state != nullptr && *state != '\0') {
+    const std::string first(state, std::strcspn(state, ":"));
+    return std::filesystem::path(first) / "takes";
+  }
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && xdg[0] == '/')
+    return std::filesystem::path(xdg) / "nextbeat" / "takes";
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home != nullptr && *home != '\0' ? home : "/tmp") / ".local" / "state" / "nextbeat" /
+         "takes";
+}
+
+bool LiveSession::Impl::start_recording(const std::string& name) {
+  auto refuse = [&](const std::string& why) {
+    spdlog::warn("record {}: {}", printable(name), why);
+    if (reply) reply->error("/nextbeat/record: " + (name.empty() ? std::string() : printable(name) + ": ") + why);
+    return false;
+  };
+  if (take_writer)
+    return refuse("already recording to " + take_writer->path().string() + "; send /nextbeat/record/stop first");
+  // A name from OSC (any local user can send one) stays inside record_dir:
+  // no directories, no hidden files, nothing written over.
+  if (name.find('/') != std::string::npos || name.starts_with('.') || name.size() > 200 ||
+      std::any_of(name.begin(), name.end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
+    return refuse("expected a plain file name (no '/', not starting with '.', at most 200 characters); takes go to " +
+                  record_dir().string());
+  namespace fs = std::filesystem;
+  const fs::path dir = record_dir();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return refuse("cannot create the directory " + dir.string() + ": " + ec.message());
+  fs::path path;
+  if (name.empty()) {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "take-%Y%m%d-%H%M%S", &local);
+    path = dir / (std::string(stamp) + ".mid");
+    for (int i = 2; fs::exists(path, ec) && i < 100; ++i)
+      path = dir / (std::string(stamp) + "-" + std::to_string(i) + ".mid");
+  } else {
+    const bool has_extension = name.ends_with(".mid") || name.ends_with(".midi");
+    path = dir / (has_extension ? name : name + ".mid");
+  }
+  if (fs::exists(fs::symlink_status(path, ec))) return refuse(path.string() + " exists; choose another name");
+  try {
+    take_writer =
+        std::make_unique<engine::TakeWriter>(path, take_tap, config.clock.tempo_bpm, config.clock.beats_per_bar);
+  } catch (const std::exception& e) {
+    return refuse(e.what());
+  }
+  spdlog::info("recording the take to {}", path.string());
+  if (reply) reply->send("/nextbeat/record", {path.string()});
+  return true;
+}
+
+void LiveSession::Impl::stop_recording() {
+  if (!take_writer) return;
+  const auto summary = take_writer->stop();
+  const std::string path = take_writer->path().string();
+  take_writer.reset();
+  const std::size_t notes = summary.performer_notes + summary.nextbeat_notes;
+  if (!summary.error.empty()) {
+    spdlog::error("recording: the last write failed: {}", summary.error);
+    if (reply) reply->error("/nextbeat/record/stop: " + summary.error);
+  }
+  spdlog::info("recording stopped: {} ({} notes: {} performer, {} nextbeat; {} events dropped)", path, notes,
+               summary.performer_notes, summary.nextbeat_notes, take_tap.dropped());
+  if (reply)
+    reply->send("/nextbeat/record/stop",
+                {path, static_cast<std::int32_t>(notes), static_cast<std::int32_t>(summary.performer_notes),
+                 static_cast<std::int32_t>(summary.nextbeat_notes)});
+}
+
 void LiveSession::Impl::stop() {
   if (stopped) return;
   stopped = true;
@@ -771,6 +912,8 @@ void LiveSession::Impl::stop() {
   output_stopping.store(true, std::memory_order_release);
   output_wake.signal();
   if (output_thread.joinable()) output_thread.join();
+  // The output thread's last note-offs are in the tap: the take ends here.
+  stop_recording();
   if (audio) {
     audio->emit(OutputEvent{.time_ns = engine::steady_now_ns(), .kind = OutputKind::kAllNotesOff});
     audio->stop();

@@ -383,6 +383,17 @@ void LiveEngine::control_change(const InputEvent& event) noexcept {
 }
 
 void LiveEngine::set_control(Control id, double value) noexcept {
+  // A mode, key or scale change while playing waits for the bar line (or
+  // beat, engine.quantize): begin_beat applies it and echoes it then.
+  for (std::size_t i = 0; i < kQuantized.size(); ++i) {
+    if (kQuantized[i] != id) continue;
+    if (quantizing()) {
+      pending_controls_[i] = value;
+    } else {
+      apply_control_now(id, value, static_cast<std::int64_t>(std::floor(clock_.beat_at(now()))), false);
+    }
+    return;
+  }
   const auto& spec = config::control_spec(id);
   config::LiveSettings& settings = *settings_;
   // Notes end on the channel they started on: a channel change ends them first.
@@ -449,6 +460,10 @@ void LiveEngine::set_control(Control id, double value) noexcept {
 
 void LiveEngine::advance() noexcept {
   if (stopped_) return;
+  // Nothing plays any more (the clock stopped, quantize set to none): what
+  // waited for a bar line takes effect now.
+  if (change_pending() && !quantizing())
+    apply_pending(static_cast<std::int64_t>(std::floor(clock_.beat_at(now()))), true);
   const std::int64_t n = now();
   if (clock_.check_midi_lost(n))
     notifications_.push(Notification{.kind = Notification::Kind::kClockSource, .value = 0});
@@ -490,6 +505,7 @@ void LiveEngine::begin_beat(std::int64_t beat) noexcept {
   const std::int64_t beat_ns = time_of_tick(begin);
   stats_.beats.fetch_add(1, std::memory_order_relaxed);
   out_.emit(OutputEvent{.time_ns = beat_ns, .kind = OutputKind::kBeat, .beat = beat});
+  if (change_pending()) apply_pending(beat, false);
   if (settings_->clock.send_midi_clock && !clock_.midi_clock()) {
     for (int i = 0; i < BeatClock::kMidiClocksPerBeat; ++i)
       out_.emit(
@@ -669,7 +685,71 @@ void LiveEngine::cancel_own() noexcept {
 
 // ---- Model swap, reload, stop -------------------------------------------------------
 
+// ---- Quantised changes (engine.quantize) -------------------------------------------
+
+bool LiveEngine::quantizing() const noexcept {
+  return settings_->engine.quantize != config::Quantize::kNone && clock_.running() && heard_performer_ && !stopped_;
+}
+
+bool LiveEngine::change_pending() const noexcept {
+  return pending_swap_ != nullptr ||
+         std::any_of(pending_controls_.begin(), pending_controls_.end(), [](const auto& v) { return v.has_value(); });
+}
+
+bool LiveEngine::at_change_point(std::int64_t beat) const noexcept {
+  if (settings_->engine.quantize != config::Quantize::kBar) return true;
+  const std::int64_t bar = std::max(1, settings_->clock.beats_per_bar);
+  return (beat % bar + bar) % bar == 0;  // clock beats: beat 0 is the song's first bar line
+}
+
+void LiveEngine::apply_pending(std::int64_t beat, bool force) noexcept {
+  if (!force && !at_change_point(beat)) return;
+  for (std::size_t i = 0; i < kQuantized.size(); ++i) {
+    if (!pending_controls_[i]) continue;
+    const double value = *pending_controls_[i];
+    pending_controls_[i].reset();
+    apply_control_now(kQuantized[i], value, beat, !force);
+  }
+  // The parts of the previous quantised swap must have gone back first
+  // (the engine loop takes them every turn, long before the next bar).
+  if (pending_swap_ && !replaced_swap_) {
+    replaced_swap_ = install_model(std::move(pending_swap_));
+    notifications_.push(Notification{.kind = Notification::Kind::kModelApplied, .beat = beat});
+  }
+}
+
+void LiveEngine::apply_control_now(Control id, double value, std::int64_t beat, bool on_beat) noexcept {
+  const config::Mode mode = settings_->engine.mode;
+  config::apply_control(*settings_, id, value);
+  if (id == Control::kMode) {
+    if (settings_->engine.mode != mode) {
+      // On a bar line, own notes end on it; at once, now.
+      if (on_beat) {
+        release_own_at(beat * tpb_ + tick_offset_);
+      } else {
+        cancel_own();
+      }
+      answered_ = false;
+    }
+  } else {
+    apply_settings();  // key, scale: the sampler's controls
+  }
+  notifications_.push(
+      Notification{Notification::Kind::kControlChanged, id, config::control_value(*settings_, id), -1, beat});
+}
+
 std::unique_ptr<ModelSwap> LiveEngine::swap_model(std::unique_ptr<ModelSwap> swap) noexcept {
+  if (quantizing()) {
+    std::swap(pending_swap_, swap);  // a swap that was waiting and never played goes back
+    return swap;
+  }
+  auto old = install_model(std::move(swap));
+  notifications_.push(Notification{.kind = Notification::Kind::kModelApplied,
+                                   .beat = static_cast<std::int64_t>(std::floor(clock_.beat_at(now())))});
+  return old;
+}
+
+std::unique_ptr<ModelSwap> LiveEngine::install_model(std::unique_ptr<ModelSwap> swap) noexcept {
   cancel_own();
   // Swaps, not copies: what was built on the control thread takes the old
   // model's place, and the old parts go back in `swap` to be freed there.

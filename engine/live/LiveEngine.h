@@ -104,12 +104,16 @@ struct Notification {
   // took over (value 0), or the MIDI clock is followed again (value 1).
   // kKeyDetected: with sampling.key = "auto", the performer's key changed
   // (value: the tonic's pitch class; minor).
-  enum class Kind : std::uint8_t { kControlChanged, kLearned, kClockSource, kKeyDetected };
+  // kModelApplied: a model swap took effect (at `beat`).
+  enum class Kind : std::uint8_t { kControlChanged, kLearned, kClockSource, kKeyDetected, kModelApplied };
   Kind kind = Kind::kControlChanged;
   config::Control control = config::Control::kTemperature;
   double value = 0;    // kControlChanged
   int cc = -1;         // kLearned: the controller number now bound to `control`
   bool minor = false;  // kKeyDetected
+  // A quantised change (mode, key, scale: kControlChanged; kModelApplied):
+  // the clock beat from which it is in force (engine.quantize), -1 otherwise.
+  std::int64_t beat = -1;
 };
 
 // What a model swap hands the engine thread: the model (loaded, packed and
@@ -156,7 +160,16 @@ class LiveEngine {
   // ones come back in the same object, to be freed elsewhere. Own notes end;
   // the new state is primed from the rolling context.
   // real-time safe: no allocation, no locks.
+  // While the performer plays and engine.quantize is bar or beat, the swap
+  // waits for the next bar line (or beat): then nullptr comes back now, and
+  // the old parts come back later from take_replaced_model(). A second swap
+  // while one waits replaces it, and the one that never played comes back.
   std::unique_ptr<ModelSwap> swap_model(std::unique_ptr<ModelSwap> swap) noexcept;
+  // The parts a quantised swap replaced, once it took effect (else nullptr).
+  // real-time safe: no allocation, no locks.
+  std::unique_ptr<ModelSwap> take_replaced_model() noexcept { return std::move(replaced_swap_); }
+  // Whether a mode, key, scale or model change waits for its bar line.
+  bool change_pending() const noexcept;
   // Settings from a reloaded config (SIGHUP), built on the control thread:
   // taken by pointer, the old ones returned to be freed there. Controls moved
   // since (and mute) are replaced by the new settings; mute is kept.
@@ -216,6 +229,16 @@ class LiveEngine {
   void listen() noexcept;
   void control_change(const InputEvent& event) noexcept;
   void set_control(config::Control id, double value) noexcept;
+
+  // Quantised changes (engine.quantize): whether a change now waits, and
+  // what waits, applied by begin_beat at the bar line (or beat).
+  bool quantizing() const noexcept;
+  bool at_change_point(std::int64_t beat) const noexcept;
+  // force: now, whatever the beat (nothing plays any more).
+  void apply_pending(std::int64_t beat, bool force) noexcept;
+  // on_beat: own notes end at `beat` (a bar line), else now.
+  void apply_control_now(config::Control id, double value, std::int64_t beat, bool on_beat) noexcept;
+  std::unique_ptr<ModelSwap> install_model(std::unique_ptr<ModelSwap> swap) noexcept;
 
   // Beats.
   void begin_beat(std::int64_t beat) noexcept;
@@ -290,6 +313,14 @@ class LiveEngine {
   // 64), and the control the next CC moved is bound to (MIDI-learn).
   std::array<std::int8_t, 128> cc_last_{};
   std::optional<config::Control> learning_;
+
+  // Changes waiting for the next bar line: mode, key, scale (a value each),
+  // a model swap, and the parts a waiting swap replaced (for the hand-back).
+  static constexpr std::array<config::Control, 3> kQuantized{config::Control::kMode, config::Control::kKey,
+                                                             config::Control::kScale};
+  std::array<std::optional<double>, kQuantized.size()> pending_controls_{};
+  std::unique_ptr<ModelSwap> pending_swap_;
+  std::unique_ptr<ModelSwap> replaced_swap_;
 
   SpscQueue<Notification> notifications_{256};
   EngineStats stats_;

@@ -37,6 +37,17 @@ class Handover {
     }
   }
 
+  // called on: the engine thread. Hands back an object replaced later than
+  // its successor came in (a model swap that waited for the bar line). False
+  // when an earlier one still waits to go back: then `item` is still the
+  // caller's, to try again next turn.
+  // real-time safe: no allocation, no locks.
+  bool give_back(std::unique_ptr<T>& item) noexcept {
+    if (returning_ && !out_.push(std::move(returning_))) return false;
+    if (!out_.push(std::move(item))) returning_ = std::move(item);
+    return true;
+  }
+
   // called on: the control thread. Frees what came back.
   void collect() noexcept {
     std::unique_ptr<T> item;

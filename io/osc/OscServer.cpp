@@ -205,16 +205,20 @@ OscCommand decode_control(const config::ControlSpec& spec, const Message& m, std
 }
 
 // The requests, one row each: address, whether it takes a string, what it expects.
+// A request whose text is optional takes one string (empty allowed) or none.
 struct RequestSpec {
   OscRequest request;
   std::string_view name;
   bool takes_text;
   std::string_view expected;
+  bool text_optional = false;
 };
 constexpr std::array<RequestSpec, kOscRequestCount> kRequests{{
     {OscRequest::kModel, "model", true, "a model (s): a file path, default:events or default:pianoroll"},
     {OscRequest::kStatus, "status", false, "no argument"},
     {OscRequest::kSave, "save", false, "no argument"},
+    {OscRequest::kRecord, "record", true, "a file name (s), or \"\" or no argument for a timestamped one", true},
+    {OscRequest::kRecordStop, "record/stop", false, "no argument"},
 }};
 
 std::string request_names() {
@@ -253,7 +257,9 @@ OscCommand decode_message(const Message& m, std::int64_t time_ns) {
   }
   for (const auto& spec : kRequests) {
     if (name != spec.name) continue;
-    const bool ok = spec.takes_text ? one_text && !m.text(0).empty() : m.types.empty();
+    const bool ok = spec.text_optional ? m.types.empty() || one_text
+                    : spec.takes_text  ? one_text && !m.text(0).empty()
+                                       : m.types.empty();
     if (!ok)
       return refusal(m.path,
                      "expected " + std::string(spec.expected) + ", got " +
@@ -261,7 +267,7 @@ OscCommand decode_message(const Message& m, std::int64_t time_ns) {
     OscCommand command;
     command.kind = Kind::kRequest;
     command.request = spec.request;
-    if (spec.takes_text) command.text = m.text(0);
+    if (spec.takes_text && one_text) command.text = m.text(0);
     return command;
   }
   if (const config::ControlSpec* spec = config::find_control(name); spec != nullptr && !name.empty())

@@ -30,11 +30,14 @@ namespace nextbeat::io {
 // kRequests (OscServer.cpp: address, argument, what it expects), and a case
 // in the daemon's OscRequests::request (daemon/LiveSession.cpp).
 enum class OscRequest : std::uint8_t {
-  kModel,   // /nextbeat/model s: a path, default:events, default:pianoroll
-  kStatus,  // /nextbeat/status
-  kSave,    // /nextbeat/save: write the [cc] bindings (MIDI-learn) back to the config file
+  kModel,       // /nextbeat/model s: a path, default:events, default:pianoroll
+  kStatus,      // /nextbeat/status
+  kSave,        // /nextbeat/save: write the [cc] bindings (MIDI-learn) back to the config file
+  kRecord,      // /nextbeat/record [s]: start recording the take (a file name in [session] record_dir; "" or none:
+                // timestamped)
+  kRecordStop,  // /nextbeat/record/stop: stop recording, close the file
 };
-inline constexpr std::size_t kOscRequestCount = static_cast<std::size_t>(OscRequest::kSave) + 1;
+inline constexpr std::size_t kOscRequestCount = static_cast<std::size_t>(OscRequest::kRecordStop) + 1;
 // "model", "status", "save": the address after /nextbeat/.
 std::string_view osc_request_name(OscRequest request);
 

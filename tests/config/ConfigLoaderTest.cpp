@@ -52,7 +52,7 @@ TEST_CASE("every malformed config is rejected with its line, column, key and wha
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(kData / "config" / "bad")) files.push_back(entry.path());
   std::sort(files.begin(), files.end());
-  REQUIRE(files.size() == 34);  // every file of tests/data/config/bad: a new one raises this count
+  REQUIRE(files.size() == 36);  // every file of tests/data/config/bad: a new one raises this count
 
   for (const auto& file : files) {
     SECTION(file.filename().string()) {
@@ -126,6 +126,9 @@ TEST_CASE("every key of the non-defaults file is read", "[unit][config]") {
   CHECK(c.audio.api == AudioApi::kPulse);
   CHECK(c.clock.tempo_bpm == 96.5);
   CHECK(c.engine.mode == Mode::kCallResponse);
+  CHECK(c.engine.quantize == Quantize::kBeat);
+  CHECK(c.session.record);
+  CHECK(c.session.record_dir == "/var/lib/nextbeat/takes");
   CHECK(c.sampling.key == 6);  // F#
   CHECK(c.sampling.seed == 4294967295LL);
   CHECK(c.sampling.chord_follow == 1.5);

@@ -204,6 +204,7 @@ std::int64_t longest_note_ns(const Recorder& r, std::int64_t now_ns) {
 // stop()'s all-notes-off would otherwise end whatever a broken path left on.
 TEST_CASE("no stuck notes on any stop path", "[unit][live]") {
   auto c = base_config(config::Mode::kContinue);
+  c.engine.quantize = config::Quantize::kNone;  // every path acts at once (bar-quantised changes: below)
   c.sampling.density = 3.0;
   c.engine.max_note_beats = 1.0;
   constexpr std::int64_t kBeatNs = 500 * kMs;   // 120 bpm
@@ -477,4 +478,140 @@ TEST_CASE("a MIDI clock that stops mid-song: the internal clock takes over, and 
   rig.run_until(rig.clock.t() + 25 * kMs);
   CHECK_FALSE(rig.engine->clock().midi_fallback());
   CHECK(rig.engine->clock().beat_at(rig.clock.t()) >= reached);
+}
+
+namespace {
+
+// The notifications so far: the quantised changes' beats, by control (-1: never).
+struct Applied {
+  std::map<config::Control, std::int64_t> control_beat;
+  std::int64_t model_beat = -1;
+};
+Applied applied(LiveEngine& engine) {
+  Applied out;
+  Notification n;
+  while (engine.pop_notification(n)) {
+    if (n.kind == Notification::Kind::kControlChanged) out.control_beat[n.control] = n.beat;
+    if (n.kind == Notification::Kind::kModelApplied) out.model_beat = n.beat;
+  }
+  return out;
+}
+
+constexpr std::int64_t kBeat = 500 * kMs;  // 120 bpm; the clock's beat 0 is at FakeClock::kStartNs
+std::int64_t beat_time(double beat) {
+  return FakeClock::kStartNs + static_cast<std::int64_t>(beat * static_cast<double>(kBeat));
+}
+
+}  // namespace
+
+TEST_CASE("a mode switch while playing lands on the next bar line (engine.quantize)", "[unit][live]") {
+  using config::Control;
+  using config::Mode;
+  auto c = base_config(Mode::kContinue);
+  c.clock.beats_per_bar = 4;
+  SECTION("bar: waits for beat 8, the next bar line, and is echoed with it") {
+    Rig rig(c);
+    rig.play_phrase(3);
+    rig.run_until(beat_time(5.3));  // mid-bar (bar 1: beats 4..7)
+    rig.control(Control::kMode, static_cast<double>(Mode::kAccompany));
+    CHECK(rig.engine->settings().engine.mode == Mode::kContinue);
+    CHECK(rig.engine->change_pending());
+    CHECK(applied(*rig.engine).control_beat.count(Control::kMode) == 0);  // no echo when requested
+    // Beat 8 is rolled out latency_budget (50 ms) before it: still the old mode just before.
+    rig.run_until(beat_time(8) - 60 * kMs);
+    CHECK(rig.engine->settings().engine.mode == Mode::kContinue);
+    rig.run_until(beat_time(8));
+    CHECK(rig.engine->settings().engine.mode == Mode::kAccompany);
+    CHECK_FALSE(rig.engine->change_pending());
+    CHECK(applied(*rig.engine).control_beat.at(Control::kMode) == 8);
+    rig.drain();
+    CHECK(rig.recorder.sounding.empty());
+  }
+  SECTION("beat: the next beat") {
+    c.engine.quantize = config::Quantize::kBeat;
+    Rig rig(c);
+    rig.play_phrase(3);
+    rig.run_until(beat_time(5.3));
+    rig.control(Control::kMode, static_cast<double>(Mode::kAccompany));
+    CHECK(rig.engine->settings().engine.mode == Mode::kContinue);
+    rig.run_until(beat_time(6));
+    CHECK(rig.engine->settings().engine.mode == Mode::kAccompany);
+    CHECK(applied(*rig.engine).control_beat.at(Control::kMode) == 6);
+  }
+  SECTION("none: at once") {
+    c.engine.quantize = config::Quantize::kNone;
+    Rig rig(c);
+    rig.play_phrase(3);
+    rig.run_until(beat_time(5.3));
+    rig.control(Control::kMode, static_cast<double>(Mode::kAccompany));
+    CHECK(rig.engine->settings().engine.mode == Mode::kAccompany);
+    CHECK(applied(*rig.engine).control_beat.at(Control::kMode) == 5);
+  }
+  SECTION("nothing played yet: at once") {
+    Rig rig(c);
+    rig.run_until(beat_time(1.5));
+    rig.control(Control::kMode, static_cast<double>(Mode::kAccompany));
+    CHECK(rig.engine->settings().engine.mode == Mode::kAccompany);
+  }
+  SECTION("a key change waits for the bar line too; the latest request wins") {
+    Rig rig(c);
+    rig.play_phrase(3);
+    rig.run_until(beat_time(5.3));
+    rig.control(Control::kKey, 3);  // D
+    rig.control(Control::kKey, 8);  // G, before the bar line: this one lands
+    CHECK(rig.engine->settings().sampling.key == -1);
+    rig.run_until(beat_time(8));
+    CHECK(rig.engine->settings().sampling.key == 7);
+    CHECK(applied(*rig.engine).control_beat.at(Control::kKey) == 8);
+  }
+}
+
+TEST_CASE("a model swap while playing lands on the next bar line; the old parts come back then", "[unit][live]") {
+  auto c = base_config(config::Mode::kAccompany);
+  const auto pianoroll = [] {
+    return prepare_model_swap(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path("default:pianoroll"))));
+  };
+  SECTION("bar") {
+    Rig rig(c);
+    rig.play_phrase(3);
+    rig.run_until(beat_time(5.3));
+    (void)applied(*rig.engine);
+    CHECK(rig.engine->swap_model(pianoroll()) == nullptr);  // nothing back yet: it waits
+    CHECK(rig.engine->model().spec().codec.kind == CodecKind::kEvents);
+    rig.run_until(beat_time(8) - 60 * kMs);
+    CHECK(rig.engine->model().spec().codec.kind == CodecKind::kEvents);
+    CHECK(rig.engine->take_replaced_model() == nullptr);
+    rig.run_until(beat_time(8));
+    CHECK(rig.engine->model().spec().codec.kind == CodecKind::kPianoRoll);
+    CHECK(applied(*rig.engine).model_beat == 8);
+    auto old = rig.engine->take_replaced_model();
+    REQUIRE(old != nullptr);
+    CHECK(old->model->spec().codec.kind == CodecKind::kEvents);
+    rig.run_until(beat_time(12));
+    CHECK(rig.recorder.notes_on() > 0);
+    rig.drain();
+    CHECK(rig.recorder.sounding.empty());
+  }
+  SECTION("a second swap while one waits replaces it; the one that never played comes back") {
+    Rig rig(c);
+    rig.play_phrase(3);
+    rig.run_until(beat_time(5.3));
+    CHECK(rig.engine->swap_model(pianoroll()) == nullptr);
+    auto back = rig.engine->swap_model(
+        prepare_model_swap(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path("default:events")))));
+    REQUIRE(back != nullptr);
+    CHECK(back->model->spec().codec.kind == CodecKind::kPianoRoll);
+    rig.run_until(beat_time(8));
+    CHECK(rig.engine->take_replaced_model() != nullptr);
+  }
+  SECTION("none: at once") {
+    c.engine.quantize = config::Quantize::kNone;
+    Rig rig(c);
+    rig.play_phrase(3);
+    rig.run_until(beat_time(5.3));
+    auto old = rig.engine->swap_model(pianoroll());
+    REQUIRE(old != nullptr);
+    CHECK(rig.engine->model().spec().codec.kind == CodecKind::kPianoRoll);
+    CHECK(applied(*rig.engine).model_beat == 5);
+  }
 }

@@ -418,6 +418,18 @@ TEST_CASE("osc decode: learn, model, status, save", "[unit]") {
   CHECK(is_request(decode_one(Msg("/nextbeat/status")), io::OscRequest::kStatus));
   CHECK(is_request(decode_one(Msg("/nextbeat/save")), io::OscRequest::kSave));
   CHECK(refusal(Msg("/nextbeat/status").i(1)) == "/nextbeat/status: expected no argument, got an int32 (i)");
+
+  // /nextbeat/record: a name, an empty one or none (both: a timestamped name); /nextbeat/record/stop: nothing.
+  const io::OscCommand record = decode_one(Msg("/nextbeat/record").s("take1"));
+  CHECK(is_request(record, io::OscRequest::kRecord));
+  CHECK(record.text == "take1");
+  CHECK(is_request(decode_one(Msg("/nextbeat/record").s("")), io::OscRequest::kRecord));
+  CHECK(decode_one(Msg("/nextbeat/record")).text.empty());
+  CHECK(is_request(decode_one(Msg("/nextbeat/record")), io::OscRequest::kRecord));
+  CHECK(refusal(Msg("/nextbeat/record").i(1)).starts_with("/nextbeat/record: expected a file name (s)"));
+  CHECK(is_request(decode_one(Msg("/nextbeat/record/stop")), io::OscRequest::kRecordStop));
+  CHECK(refusal(Msg("/nextbeat/record/stop").s("x")) ==
+        "/nextbeat/record/stop: expected no argument, got a string (s)");
 }
 
 TEST_CASE("osc decode: unknown addresses are refused, naming what exists", "[unit]") {
@@ -426,7 +438,7 @@ TEST_CASE("osc decode: unknown addresses are refused, naming what exists", "[uni
     INFO(path);
     const std::string text = refusal(Msg(path).f(1));
     CHECK(text.starts_with(std::string(path) + ": unknown address, expected /nextbeat/ and one of note, learn, model, "
-                                               "status, save or a control (temperature, "));
+                                               "status, save, record, record/stop or a control (temperature, "));
   }
   // A long string argument is cut too: the reply must fit a datagram.
   const std::string long_text = refusal(Msg("/nextbeat/mode").s(std::string(60000, 'y').c_str()));
