@@ -25,7 +25,7 @@ enum class WeightPrecision { kFloat32, kFloat16, kInt8 };
 enum class PrecisionSetting { kAuto, kFloat32, kFloat16, kInt8 };
 enum class MidiApi { kAuto, kJack, kAlsa };
 enum class AudioApi { kAuto, kJack, kAlsa, kPulse };
-enum class ClockSource { kInternal, kMidi };
+enum class ClockSource { kInternal, kMidi, kLink };
 enum class Mode { kContinue, kCallResponse, kAccompany };
 enum class Fallback { kRest, kRepeat, kHold };
 // When a mode switch, key change or model swap requested while playing takes effect.
@@ -51,7 +51,8 @@ NEXTBEAT_ENUM_NAMES(PrecisionSetting, {PrecisionSetting::kAuto, "auto"}, {Precis
 NEXTBEAT_ENUM_NAMES(MidiApi, {MidiApi::kAuto, "auto"}, {MidiApi::kJack, "jack"}, {MidiApi::kAlsa, "alsa"});
 NEXTBEAT_ENUM_NAMES(AudioApi, {AudioApi::kAuto, "auto"}, {AudioApi::kJack, "jack"}, {AudioApi::kAlsa, "alsa"},
                     {AudioApi::kPulse, "pulse"});
-NEXTBEAT_ENUM_NAMES(ClockSource, {ClockSource::kInternal, "internal"}, {ClockSource::kMidi, "midi"});
+NEXTBEAT_ENUM_NAMES(ClockSource, {ClockSource::kInternal, "internal"}, {ClockSource::kMidi, "midi"},
+                    {ClockSource::kLink, "link"});
 NEXTBEAT_ENUM_NAMES(Mode, {Mode::kContinue, "continue"}, {Mode::kCallResponse, "call-response"},
                     {Mode::kAccompany, "accompany"});
 NEXTBEAT_ENUM_NAMES(Fallback, {Fallback::kRest, "rest"}, {Fallback::kRepeat, "repeat"}, {Fallback::kHold, "hold"});
@@ -142,6 +143,14 @@ struct ClockConfig {
   double tempo_bpm = 120.0;
   int beats_per_bar = 4;
   bool send_midi_clock = false;
+  // source = "link" (Ableton Link): follow the session's start/stop too
+  // (only peers that enabled it share it; off: nextbeat always plays).
+  bool link_start_stop = false;
+  // source = "link": how much later than its timestamp an event is heard,
+  // beyond the audio stream's own latency (which nextbeat adds itself when
+  // [audio] is on): a MIDI synth's or an interface's delay. nextbeat plays
+  // that much early so that what is heard lands on the session's beat.
+  double link_latency_ms = 0.0;
   bool operator==(const ClockConfig&) const = default;
 };
 

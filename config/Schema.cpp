@@ -243,7 +243,9 @@ std::vector<FieldSpec> build_schema() {
       .choice("source", &ClockConfig::source)
       .control("tempo_bpm", &ClockConfig::tempo_bpm)
       .integer("beats_per_bar", &ClockConfig::beats_per_bar, 1, 16)
-      .boolean("send_midi_clock", &ClockConfig::send_midi_clock);
+      .boolean("send_midi_clock", &ClockConfig::send_midi_clock)
+      .boolean("link_start_stop", &ClockConfig::link_start_stop)
+      .number("link_latency_ms", &ClockConfig::link_latency_ms, 0.0, 1000.0);
 
   SectionBuilder<EngineConfig>(f, "engine", &Config::engine)
       .control("mode", &EngineConfig::mode)

@@ -40,6 +40,7 @@
 #include "engine/queues/Wakeup.h"
 #include "engine/util/AtomicFile.h"
 #include "io/audio/AudioOutput.h"
+#include "io/link/AbletonLink.h"
 #include "io/midi/MidiApi.h"
 #include "io/midi/MidiInputs.h"
 #include "io/midi/MidiOutput.h"
@@ -62,6 +63,10 @@ constexpr int kMaxEventsPerTurn = 64;
 // An input this old when the engine gets to it (a flood backed the queues up)
 // is shed, except what keeps state true: note-offs and the MIDI clock.
 constexpr std::int64_t kStaleInputNs = 250'000'000;
+// On Link the engine reads the session at least this often: another peer's
+// tempo change or start is followed within it, not at the next beat's
+// deadline (which a faster tempo would have passed).
+constexpr std::int64_t kLinkPollNs = 5'000'000;
 
 // A performer sends tens of events a second, a dense MIDI controller a few
 // hundred; each note costs a model step. A flood of thousands would keep the
@@ -211,6 +216,11 @@ struct LiveSession::Impl final : io::OscRequests {
     const std::int64_t bar = beat >= 0 ? beat / per_bar : -1;
     return {std::move(value), static_cast<std::int32_t>(beat), static_cast<std::int32_t>(bar)};
   }
+  // The config as the engine gets it: on Link, the audio stream's latency is
+  // added to clock.link_latency_ms (both are heard that much late).
+  config::Config engine_settings(const config::Config& c) const;
+  // Logs a change in the number of Link peers.
+  void watch_link();
   void stop();
 
   config::Config config;
@@ -222,6 +232,11 @@ struct LiveSession::Impl final : io::OscRequests {
 
   engine::SteadyClock clock;
   engine::InputHub hub;
+  // [clock] source = "link": the session, joined at start (declared before
+  // the engine, which calls it, so that it outlives it). peers: the count
+  // last logged.
+  std::unique_ptr<io::AbletonLink> link;
+  std::size_t link_peers = 0;
   std::unique_ptr<engine::LiveEngine> engine;
   // Control thread <-> engine thread: new models and settings in, the
   // replaced ones back (freed on the control thread).
@@ -340,9 +355,23 @@ void LiveSession::Impl::start() {
     crash_after_ns = std::atoll(crash) * 1'000'000;
     spdlog::warn("fault injection: the engine thread overflows its stack {} ms after start", std::atoll(crash));
   }
+  if (config.clock.source == config::ClockSource::kLink) {
+    try {
+      link = std::make_unique<io::AbletonLink>(config.clock.tempo_bpm, config.clock.beats_per_bar,
+                                               config.clock.link_start_stop);
+      spdlog::info(
+          "Ableton Link: joined (quantum {} beats, start/stop sync {}); events play {:.1f} ms early for the output "
+          "latency",
+          config.clock.beats_per_bar, config.clock.link_start_stop ? "on" : "off",
+          engine_settings(config).clock.link_latency_ms);
+    } catch (const std::exception& e) {
+      spdlog::warn("Ableton Link: {}; playing on the internal clock", e.what());
+    }
+  }
   crash::install(output_wake);
   engine_outputs = std::make_unique<EngineOutputs>(to_output, output_wake, audio.get());
-  engine = std::make_unique<engine::LiveEngine>(std::move(model), config, *engine_outputs, clock);
+  engine = std::make_unique<engine::LiveEngine>(std::move(model), engine_settings(config), *engine_outputs, clock,
+                                                link.get());
   output_thread = std::thread([this] { output_loop(); });
   engine_thread = std::thread([this] { engine_loop(); });
   const bool rt = try_realtime(engine_thread, 70) && try_realtime(output_thread, 75);
@@ -523,9 +552,9 @@ void LiveSession::Impl::engine_loop() {
     engine_outputs->flush();  // note-offs a full queue could not take go out first
     engine->advance();
     // Owed note-offs: back within a millisecond, when the output thread has made room.
-    const std::int64_t wake = engine_outputs->owes()
-                                  ? std::min(engine->next_wakeup_ns(), engine::steady_now_ns() + 1'000'000)
-                                  : engine->next_wakeup_ns();
+    std::int64_t wake = engine_outputs->owes() ? std::min(engine->next_wakeup_ns(), engine::steady_now_ns() + 1'000'000)
+                                               : engine->next_wakeup_ns();
+    if (link) wake = std::min(wake, engine::steady_now_ns() + kLinkPollNs);
     if (handled < kMaxEventsPerTurn && engine::steady_now_ns() < wake) hub.wait_until(wake);
   }
   engine->stop();  // every own note ends; the output thread sends the note-offs
@@ -574,9 +603,25 @@ void LiveSession::Impl::output_loop() {
   if (midi_out_slot.load(std::memory_order_acquire) != nullptr) midi_out->all_notes_off_everywhere();
 }
 
+config::Config LiveSession::Impl::engine_settings(const config::Config& c) const {
+  config::Config out = c;
+  if (c.clock.source == config::ClockSource::kLink && audio)
+    out.clock.link_latency_ms += static_cast<double>(audio->latency_ns()) / 1e6;
+  return out;
+}
+
+void LiveSession::Impl::watch_link() {
+  if (!link) return;
+  const std::size_t peers = link->peers();
+  if (peers == link_peers) return;
+  link_peers = peers;
+  spdlog::info("Ableton Link: {} other peer{} in the session", peers, peers == 1 ? "" : "s");
+}
+
 void LiveSession::Impl::poll() {
   feed_watchdog();
   watch_jack();
+  watch_link();
   engine::Notification n;
   while (engine->pop_notification(n)) {
     if (n.kind == engine::Notification::Kind::kClockSource) {
@@ -772,10 +817,15 @@ void LiveSession::Impl::send_status() {
       static_cast<float>(engine::percentile_us(s.rollout_ns.recent(), 0.99)),
       std::string("output_late_max_us"),
       static_cast<float>(static_cast<double>(max_lateness_ns.load()) / 1000.0),
-      // "midi" (following the MIDI clock) or "internal" (its own, or fallen back).
+      // "midi" (following the MIDI clock), "link" (an Ableton Link session)
+      // or "internal" (its own, or fallen back).
       std::string("clock"),
       std::string(config.clock.source == config::ClockSource::kMidi ? (clock_fallback ? "internal" : "midi")
+                  : link                                            ? "link"
                                                                     : "internal"),
+      // Other peers in the Link session (0 off Link).
+      std::string("link_peers"),
+      static_cast<std::int32_t>(link ? link->peers() : 0),
       std::string("stale"),
       static_cast<std::int32_t>(output_stale.load()),
       // The devices now: 1 open (audio: its stream running), 0 not; "jack":
@@ -949,7 +999,10 @@ bool LiveSession::reload(const config::Config& config) {
   if (model_changed && !impl_->swap_model(config.model.path, config.model)) return false;
   if (config.midi != old.midi || config.osc != old.osc || config.audio != old.audio)
     spdlog::warn("SIGHUP: [midi], [osc] and [audio] changes take effect when nextbeat is restarted");
-  auto snapshot = std::make_unique<config::LiveSettings>(config::live_settings(config));
+  if ((config.clock.source == config::ClockSource::kLink) != (impl_->link != nullptr))
+    spdlog::warn("SIGHUP: clock.source = \"link\" is joined or left when nextbeat is restarted{}",
+                 impl_->link ? "; the engine leaves the session's clock now" : "; the internal clock plays until then");
+  auto snapshot = std::make_unique<config::LiveSettings>(config::live_settings(impl_->engine_settings(config)));
   if (!impl_->settings_handover.send(snapshot)) {
     spdlog::error("SIGHUP: a previous reload is still in flight; try again");
     return false;

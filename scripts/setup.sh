@@ -25,6 +25,7 @@ build_pkgs=(
   libsystemd-dev          # sd_notify / watchdog
   nlohmann-json3-dev      # piano-roll JSON data, model-file headers, metrics
   zlib1g-dev              # CRC-32 of model files
+  ableton-link-dev        # [clock] source = "link" (header-only; brings libasio-dev)
 )
 # Run time: a fast BLAS for LibTorch (the reference BLAS makes a step ~8x
 # slower), a General MIDI soundfont, and a JACK server for virtual ports.

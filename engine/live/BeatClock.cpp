@@ -22,6 +22,7 @@ void BeatClock::re_anchor(std::int64_t now_ns) noexcept {
 void BeatClock::use_midi_clock(bool midi, std::int64_t now_ns) noexcept {
   if (midi == midi_) return;
   if (midi) {
+    use_link(nullptr, 0, now_ns);
     // Continue from where the internal clock is; the song starts over on 0xFA.
     midi_clocks_ = static_cast<std::int64_t>(std::floor(beat_at(now_ns) * kMidiClocksPerBeat));
     last_clock_ns_ = now_ns;
@@ -39,8 +40,49 @@ void BeatClock::use_midi_clock(bool midi, std::int64_t now_ns) noexcept {
 
 void BeatClock::set_tempo(double bpm, std::int64_t now_ns) noexcept {
   if (midi_) return;
+  // Link: the session's tempo may lie outside 20..400 (Link allows up to
+  // 999); what the engine's settings hold is its clamped value, which must
+  // not be proposed back as a change.
+  if (link_ != nullptr && clamp_tempo(bpm) == clamp_tempo(tempo_bpm())) return;
   re_anchor(now_ns);
   ns_per_beat_ = 60e9 / clamp_tempo(bpm);
+  if (link_ != nullptr) link_->propose_tempo(clamp_tempo(bpm), now_ns + link_latency_ns_);
+}
+
+void BeatClock::use_link(LinkTimeline* link, std::int64_t output_latency_ns, std::int64_t now_ns) noexcept {
+  if (link == nullptr) {
+    if (link_ != nullptr) re_anchor(now_ns);
+    link_ = nullptr;
+    link_playing_ = true;
+    return;
+  }
+  use_midi_clock(false, now_ns);
+  link_ = link;
+  link_latency_ns_ = output_latency_ns;
+  const LinkSnapshot s = link_->capture(now_ns);
+  link_playing_ = s.playing;
+  anchor_ns_ = s.time_ns - link_latency_ns_;
+  anchor_beat_ = s.beat;
+  ns_per_beat_ = 60e9 / std::max(s.tempo_bpm, 1.0);
+}
+
+BeatClock::LinkChange BeatClock::follow_link(std::int64_t now_ns) noexcept {
+  LinkChange change;
+  if (link_ == nullptr) return change;
+  const LinkSnapshot s = link_->capture(now_ns);
+  const double before = beat_at(now_ns);
+  const double ns_per_beat = 60e9 / std::max(s.tempo_bpm, 1.0);
+  change.tempo = std::abs(60e9 / ns_per_beat - tempo_bpm()) > 1e-6;
+  anchor_ns_ = s.time_ns - link_latency_ns_;
+  anchor_beat_ = s.beat;
+  ns_per_beat_ = ns_per_beat;
+  // A tempo change keeps the beat where the changing peer made it (a few
+  // ms ago at most): only a move beyond that is a jump.
+  change.jumped = std::abs(beat_at(now_ns) - before) > 0.05;
+  change.started = s.playing && !link_playing_;
+  change.stopped = !s.playing && link_playing_;
+  link_playing_ = s.playing;
+  return change;
 }
 
 bool BeatClock::tap(std::int64_t now_ns) noexcept {
@@ -125,6 +167,7 @@ void BeatClock::midi_song_position(int sixteenths) noexcept {
 }
 
 bool BeatClock::running() const noexcept {
+  if (link_ != nullptr) return link_playing_;
   return internal() || (midi_running_ && have_clock_);
 }
 

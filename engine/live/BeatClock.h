@@ -1,15 +1,21 @@
 // The beat clock of the live engine: where a moment (steady clock, ns) lies
-// in beats, and when a beat falls. Two sources (DESIGN.md "Tempo"):
+// in beats, and when a beat falls. Three sources (DESIGN.md "Tempo"):
 // - internal: a tempo (config, /nextbeat/tempo, tap tempo) from beat 0 at start;
 // - MIDI clock in as slave: 24 clocks per quarter note, start / continue /
-//   stop and song position; the tempo is estimated from the clock intervals.
+//   stop and song position; the tempo is estimated from the clock intervals;
+// - an Ableton Link session (LinkTimeline.h): its tempo and beat, bar phase
+//   included, read each engine turn; a tempo set here is proposed to it.
 // A tempo change never moves the current position: the beat position is
-// continuous and never goes backwards, so event ticks stay in order.
+// continuous and never goes backwards, so event ticks stay in order. Link
+// is the exception: another peer may move the session's beat (joining a
+// session aligns the phase; a peer's start); follow_link() says so.
 // Plain C++, no allocation; called on: the engine thread.
 #pragma once
 
 #include <array>
 #include <cstdint>
+
+#include "engine/live/LinkTimeline.h"
 
 namespace nextbeat::engine {
 
@@ -25,7 +31,26 @@ class BeatClock {
   void use_midi_clock(bool midi, std::int64_t now_ns) noexcept;
   bool midi_clock() const noexcept { return midi_; }
 
-  void set_tempo(double bpm, std::int64_t now_ns) noexcept;  // internal; clamped to 20..400
+  // Ableton Link: follow `link`'s session from now on (null: not, the
+  // internal source goes on from where the session was). The beat at time t
+  // is the session's beat at t + output_latency_ns: an event stamped t is
+  // heard that much later, so nextbeat plays early by as much. Joining reads
+  // the session and proposes nothing.
+  void use_link(LinkTimeline* link, std::int64_t output_latency_ns, std::int64_t now_ns) noexcept;
+  bool link() const noexcept { return link_ != nullptr; }
+  struct LinkChange {
+    bool tempo = false;    // the session's tempo changed (another peer, or the first sight of the session)
+    bool jumped = false;   // the session's beat moved (a phase alignment on joining, a peer's start)
+    bool started = false;  // start/stop sync: the session started / stopped playing
+    bool stopped = false;
+  };
+  // Reads the session's timeline (Link's audio-thread capture). Call it each
+  // engine turn, before reading the position; a no-op off Link.
+  LinkChange follow_link(std::int64_t now_ns) noexcept;
+
+  // Internal: clamped to 20..400. Link: proposed to the session (the beat
+  // now stays where it is); MIDI clock: ignored.
+  void set_tempo(double bpm, std::int64_t now_ns) noexcept;
   // Tap tempo: the mean interval of the last taps (up to 4 intervals; a pause
   // over 2 s starts again) sets the tempo. Returns true when the tempo changed.
   bool tap(std::int64_t now_ns) noexcept;
@@ -49,7 +74,8 @@ class BeatClock {
   bool midi_fallback() const noexcept { return fallback_; }
 
   // Internal: always. MIDI: between start/continue and stop, once a clock
-  // came; and while fallen back.
+  // came; and while fallen back. Link: while the session plays (always
+  // without start/stop sync).
   bool running() const noexcept;
   double tempo_bpm() const noexcept { return 60e9 / ns_per_beat_; }
   double ns_per_beat() const noexcept { return ns_per_beat_; }
@@ -80,6 +106,11 @@ class BeatClock {
   std::int64_t last_clock_ns_ = 0;
   bool have_clock_ = false;
   bool fallback_ = false;  // MIDI clock lost mid-song: running on the internal formula
+  // Link: the session's line is anchor_ns_ / anchor_beat_ / ns_per_beat_,
+  // moved to the output's timeline by the latency.
+  LinkTimeline* link_ = nullptr;
+  std::int64_t link_latency_ns_ = 0;
+  bool link_playing_ = true;
 };
 
 }  // namespace nextbeat::engine

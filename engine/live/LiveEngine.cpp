@@ -72,11 +72,12 @@ double percentile_us(std::vector<std::int64_t> values_ns, double q) {
 }
 
 LiveEngine::LiveEngine(std::unique_ptr<LstmModel> model, const config::Config& config, OutputSink& out,
-                       const Clock& clock)
+                       const Clock& clock, LinkTimeline* link)
     : settings_(std::make_unique<config::LiveSettings>(config::live_settings(config))),
       out_(out),
       clock_source_(clock),
       clock_(config.clock.tempo_bpm, clock.now_ns()),
+      link_(link),
       sampler_(CodecSettings{}, engine::sampling_controls(settings_->sampling, std::nullopt)) {
   own_pending_.reserve(1024);
   plan_.reserve(1024);
@@ -84,7 +85,7 @@ LiveEngine::LiveEngine(std::unique_ptr<LstmModel> model, const config::Config& c
   context_.resize(kContextCapacity);
   own_on_since_.fill(-1);
   cc_last_.fill(-1);
-  clock_.use_midi_clock(settings_->clock.source == config::ClockSource::kMidi, now());
+  use_clock_source();
   set_model(std::move(model));
   seed_ = static_cast<std::uint64_t>(settings_->sampling.seed);
   apply_settings();
@@ -134,6 +135,29 @@ void LiveEngine::apply_settings() noexcept {
   }
   if (!clock_.midi_clock() && std::abs(clock_.tempo_bpm() - settings_->clock.tempo_bpm) > 1e-9)
     clock_.set_tempo(settings_->clock.tempo_bpm, now());
+}
+
+void LiveEngine::use_clock_source() noexcept {
+  const config::ClockSource source = settings_->clock.source;
+  clock_.use_midi_clock(source == config::ClockSource::kMidi, now());
+  const bool link = source == config::ClockSource::kLink && link_ != nullptr;
+  clock_.use_link(link ? link_ : nullptr, static_cast<std::int64_t>(settings_->clock.link_latency_ms * 1e6), now());
+  if (link) settings_->clock.tempo_bpm = std::clamp(clock_.tempo_bpm(), BeatClock::kMinTempo, BeatClock::kMaxTempo);
+}
+
+void LiveEngine::follow_link(std::int64_t now_ns) noexcept {
+  const BeatClock::LinkChange change = clock_.follow_link(now_ns);
+  if (change.tempo) {
+    // The session's tempo (another peer's) is the one in force: echoed, and
+    // not proposed back by apply_settings.
+    settings_->clock.tempo_bpm = std::clamp(clock_.tempo_bpm(), BeatClock::kMinTempo, BeatClock::kMaxTempo);
+    notifications_.push(Notification{Notification::Kind::kControlChanged, Control::kTempo, settings_->clock.tempo_bpm});
+  }
+  if (change.stopped) cancel_own();
+  // The session's beat moved (or it started): go on from the next beat of
+  // the session's grid, without counting the beats skipped as misses.
+  if (change.jumped || change.started)
+    next_beat_ = std::max(next_beat_, static_cast<std::int64_t>(std::ceil(clock_.beat_at(now_ns))));
 }
 
 // ---- Time --------------------------------------------------------------------------
@@ -467,6 +491,7 @@ void LiveEngine::advance() noexcept {
   const std::int64_t n = now();
   if (clock_.check_midi_lost(n))
     notifications_.push(Notification{.kind = Notification::Kind::kClockSource, .value = 0});
+  if (clock_.link()) follow_link(n);
   const std::int64_t tick = tick_at(n);
   feed_own_until(tick);
   stream_->advance(tick, kPerformerSource, [this](const Step& s) noexcept { step(s); });
@@ -767,7 +792,7 @@ std::unique_ptr<config::LiveSettings> LiveEngine::reconfigure(std::unique_ptr<co
   if (settings->channel != settings_->channel || settings->engine.mode != settings_->engine.mode) cancel_own();
   settings->muted = settings_->muted;  // runtime state, not the config's
   std::swap(settings_, settings);
-  clock_.use_midi_clock(settings_->clock.source == config::ClockSource::kMidi, now());
+  use_clock_source();
   marks_.assign(1, MeterMark{0, settings_->clock.beats_per_bar});
   stream_->set_grid(marks_, tick_offset_);
   apply_settings();

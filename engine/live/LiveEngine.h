@@ -142,8 +142,12 @@ class LiveEngine {
   static constexpr std::uint8_t kRolesSelfSource = 1;
   static constexpr int kMaxNotesPerBeat = 24;
 
-  // `model` must be warmed up and owned by the engine from now on.
-  LiveEngine(std::unique_ptr<LstmModel> model, const config::Config& config, OutputSink& out, const Clock& clock);
+  // `model` must be warmed up and owned by the engine from now on. `link`:
+  // the Ableton Link session clock.source = "link" follows (null: that
+  // source plays on the internal clock); it must outlive the engine, and
+  // only the engine thread calls it from now on.
+  LiveEngine(std::unique_ptr<LstmModel> model, const config::Config& config, OutputSink& out, const Clock& clock,
+             LinkTimeline* link = nullptr);
   ~LiveEngine();
   LiveEngine(const LiveEngine&) = delete;
   LiveEngine& operator=(const LiveEngine&) = delete;
@@ -206,6 +210,11 @@ class LiveEngine {
   void bind_model() noexcept;  // the codec's grid and live stream for model_
   void apply_settings() noexcept;
   SamplingControls sampling_controls() const noexcept;
+  // The clock source of the settings (internal, MIDI, Link); on Link the
+  // settings' tempo becomes the session's, so that nothing is proposed on joining.
+  void use_clock_source() noexcept;
+  // A Link session's tempo, beat and start/stop, read each turn.
+  void follow_link(std::int64_t now_ns) noexcept;
   std::int64_t now() const noexcept { return clock_source_.now_ns(); }
   std::int64_t tick_at(std::int64_t t_ns) const noexcept;
   std::int64_t time_of_tick(std::int64_t tick) const noexcept;
@@ -260,6 +269,7 @@ class LiveEngine {
   CodecSettings codec_;
   int tpb_ = 12;  // grid ticks per beat: grid_per_beat(codec_)
   BeatClock clock_;
+  LinkTimeline* link_ = nullptr;
   std::vector<MeterMark> marks_;
   // The codec's streaming half: note events into the model's steps (every
   // part, as fed), and the beat rollouts.

@@ -390,6 +390,17 @@ int AudioOutput::sample_rate() const noexcept {
 unsigned AudioOutput::buffer_frames() const noexcept {
   return impl_->buffer_frames;
 }
+std::int64_t AudioOutput::latency_ns() const noexcept {
+  const Impl& m = *impl_;
+  long frames = 0;
+  try {
+    if (m.audio && m.audio->isStreamOpen()) frames = m.audio->getStreamLatency();
+  } catch (const RtAudioError&) {
+    frames = 0;
+  }
+  if (frames <= 0) frames = static_cast<long>(m.buffer_frames);
+  return static_cast<std::int64_t>(frames) * 1'000'000'000 / std::max(m.sample_rate, 1);
+}
 
 std::string AudioOutput::describe() const {
   const Impl& m = *impl_;

@@ -70,6 +70,10 @@ class AudioOutput : public engine::OutputSink {
   const std::string& device_name() const noexcept;  // as RtAudio names it
   int sample_rate() const noexcept;                 // Hz, the stream's and the synth's
   unsigned buffer_frames() const noexcept;          // frames per callback, as the API granted
+  // How long after its time an event is heard: RtAudio's stream latency
+  // (the API's and device's buffering), or one block when the API does not
+  // say. [clock] source = "link" plays that much early. Control thread.
+  std::int64_t latency_ns() const noexcept;
   // One sentence for the start-up log.
   std::string describe() const;
 

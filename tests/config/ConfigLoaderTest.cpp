@@ -89,7 +89,27 @@ TEST_CASE("all the issues in a file are reported, not only the first", "[unit][c
 TEST_CASE("an unknown key with no near match lists the keys allowed", "[unit][config]") {
   const auto issues = issues_of([] { load_config_string("[clock]\nbananas = 1\n", "x.toml"); });
   REQUIRE(issues.size() == 1);
-  CHECK_THAT(issues[0].message, Catch::Contains("(keys: source, tempo_bpm, beats_per_bar, send_midi_clock)"));
+  CHECK_THAT(
+      issues[0].message,
+      Catch::Contains("(keys: source, tempo_bpm, beats_per_bar, send_midi_clock, link_start_stop, link_latency_ms)"));
+}
+
+TEST_CASE("clock.source link and its keys are read, with their errors", "[unit][config]") {
+  const Config c = load_config_string("[clock]\nsource = \"link\"\nlink_start_stop = true\n", "x.toml");
+  CHECK(c.clock.source == nextbeat::config::ClockSource::kLink);
+  CHECK(c.clock.link_start_stop);
+  CHECK(c.clock.link_latency_ms == 0.0);  // off by default
+  CHECK(Config{}.clock.source == nextbeat::config::ClockSource::kInternal);
+  auto issues = issues_of([] { load_config_string("[clock]\nsource = \"ableton\"\n", "x.toml"); });
+  REQUIRE(issues.size() == 1);
+  CHECK_THAT(issues[0].message, Catch::Contains("one of internal | midi | link"));
+  issues = issues_of([] { load_config_string("[clock]\nlink_latency_ms = -3\n", "x.toml"); });
+  REQUIRE(issues.size() == 1);
+  CHECK(issues[0].key == "clock.link_latency_ms");
+  CHECK_THAT(issues[0].message, Catch::Contains("a number in 0..1000"));
+  issues = issues_of([] { load_config_string("[clock]\nlink_start_stop = \"yes\"\n", "x.toml"); });
+  REQUIRE(issues.size() == 1);
+  CHECK(issues[0].key == "clock.link_start_stop");
 }
 
 TEST_CASE("a missing or unreadable file names the path and the reason", "[unit][config]") {
@@ -125,6 +145,8 @@ TEST_CASE("every key of the non-defaults file is read", "[unit][config]") {
   CHECK(c.osc.allow.size() == 3);
   CHECK(c.audio.api == AudioApi::kPulse);
   CHECK(c.clock.tempo_bpm == 96.5);
+  CHECK(c.clock.link_start_stop);
+  CHECK(c.clock.link_latency_ms == 12.5);
   CHECK(c.engine.mode == Mode::kCallResponse);
   CHECK(c.engine.quantize == Quantize::kBeat);
   CHECK(c.session.record);
