@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -34,9 +36,43 @@ struct TrainArgs {
   std::string performer_part;
   bool rotate_parts = false;
   std::vector<std::string> include;
+  bool no_informed_init = false;
   engine::TrainOptions options;
   std::int64_t max_steps = 0;
+  std::string max_time;  // "" = no budget
 };
+
+// "90", "90s", "30m", "1.5h" -> seconds; nullopt if it is none of these.
+std::optional<double> parse_duration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  double scale = 1;
+  std::string number = text;
+  switch (text.back()) {
+    case 's':
+      number.pop_back();
+      break;
+    case 'm':
+      scale = 60;
+      number.pop_back();
+      break;
+    case 'h':
+      scale = 3600;
+      number.pop_back();
+      break;
+    default:
+      break;
+  }
+  if (number.empty()) return std::nullopt;
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(number, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != number.size() || !std::isfinite(value) || value <= 0) return std::nullopt;
+  return value * scale;
+}
 
 std::string duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
@@ -102,6 +138,8 @@ int run_train(TrainArgs& a) {
   o.out = a.out;
   o.resume = a.resume;
   if (a.max_steps > 0) o.max_steps = a.max_steps;
+  o.informed_init = !a.no_informed_init;
+  if (!a.max_time.empty()) o.max_seconds = parse_duration(a.max_time);  // checked by the option's validator
 
   ModelSpec& spec = o.spec;
   spec.codec.kind = codec_named(a.codec).value_or(CodecKind::kEvents);  // --codec is checked against the names
@@ -166,6 +204,9 @@ int run_train(TrainArgs& a) {
             << (tokens ? " tokens/s" : " frames/s") << "\n"
             << "loss curve: " << loss_curve_path(o.out).string() << ", metrics: " << metrics_path(o.out).string()
             << "\n";
+  if (r.time_budget_reached)
+    std::cout << "stopped at the time budget (--max-time " << a.max_time << "); the best model is saved, --resume "
+              << "with a larger --max-time continues\n";
   return 0;
 }
 
@@ -204,6 +245,8 @@ Subcommand add_train_command(CLI::App& parent) {
   cmd->add_option("--include", args->include,
                   "Only music files whose path below a directory or archive input matches one of these globs "
                   "(e.g. '*/midi/*.mid')");
+  cmd->add_flag("--no-informed-init", args->no_informed_init,
+                "Start the output biases and forget gates at random, as nextbeat 0.1.0 did (for comparisons)");
   cmd->add_option("--epochs", o.max_epochs, "Most epochs")->check(CLI::Range(1, 100000));
   cmd->add_option("--batch", o.batch_size, "Windows per batch")->check(CLI::Range(1, 4096));
   cmd->add_option("--window", o.window, "Targets per window (truncated back-propagation)")
@@ -222,7 +265,16 @@ Subcommand add_train_command(CLI::App& parent) {
   cmd->add_option("--seed", o.seed, "Random seed (same seed, same run)");
   cmd->add_option("--threads", o.threads, "LibTorch threads (1 is fastest for small models on few cores)")
       ->check(CLI::Range(1, 256));
-  cmd->add_option("--max-steps", args->max_steps, "Stop after N steps (smoke runs)")->check(CLI::Range(0L, 1L << 40));
+  cmd->add_option("--max-steps", args->max_steps, "Stop after N steps (smoke runs; 0 = no limit)")
+      ->check(CLI::Range(0L, 1L << 40));
+  cmd->add_option("--max-time", args->max_time,
+                  "Time budget, e.g. 90s, 30m, 1.5h (counted across --resume): stop there with the best model "
+                  "saved; the learning-rate cosine ends at the budget (\"\" = none)")
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            return parse_duration(s) ? std::string() : "expected a duration such as 90s, 30m or 1.5h, got '" + s + "'";
+          },
+          "DURATION"));
   return {cmd, reporting_errors("train", [args] { return run_train(*args); })};
 }
 

@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
   CLI::App app{"nextbeat: listens to a performer, predicts the next beat and plays it", "nextbeat"};
   app.set_version_flag("--version", std::string("nextbeat ") + NEXTBEAT_VERSION);
   app.require_subcommand(1);
+  // Every option's --help line shows its default (subcommands inherit this).
+  app.option_defaults()->always_capture_default();
   app.fallthrough();
   std::optional<std::string> log_level;
   app.add_option("--log-level", log_level,

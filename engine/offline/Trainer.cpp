@@ -178,11 +178,44 @@ EpochPlan plan_epoch(const TrainOptions& o, const std::vector<EncodedSequence>& 
   return plan;
 }
 
-double learning_rate(const TrainOptions& o, std::int64_t step, std::int64_t total_steps) {
+// Linear warm-up, then a cosine down to lr * min_lr_ratio. With a time
+// budget the cosine follows whichever is further along, the steps or the
+// seconds (`seconds` is the training time so far).
+double learning_rate(const TrainOptions& o, std::int64_t step, std::int64_t total_steps, double seconds) {
   if (step < o.warmup_steps) return o.lr * static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
   const double span = static_cast<double>(std::max<std::int64_t>(1, total_steps - o.warmup_steps));
-  const double p = std::clamp(static_cast<double>(step - o.warmup_steps) / span, 0.0, 1.0);
+  double p = std::clamp(static_cast<double>(step - o.warmup_steps) / span, 0.0, 1.0);
+  if (o.max_seconds && *o.max_seconds > 0) p = std::max(p, std::clamp(seconds / *o.max_seconds, 0.0, 1.0));
   return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + std::cos(M_PI * p)));
+}
+
+// See TrainOptions::informed_init. Frame heads only: the head bias of key k
+// is the log-odds of k sounding in a train frame (clamped away from 0 and 1;
+// NADE's key-on-key weights start at 0, so this is the marginal model), and
+// each layer's forget-gate bias is 1 (PyTorch's gate order: i, f, g, o), so
+// the cell keeps its state until it learns to let go.
+void informed_init(detail::LstmNetImpl& net, const std::vector<EncodedSequence>& train) {
+  if (step_form(net.spec.codec.kind) != StepForm::kFrame) return;
+  std::vector<double> on(kKeys, 0.0);
+  double frames = 0;
+  for (const auto& s : train) {
+    for (const auto& step : s.steps) {
+      for (int k = 0; k < kKeys; ++k) on[static_cast<std::size_t>(k)] += step.frame[static_cast<std::size_t>(k)];
+    }
+    frames += static_cast<double>(s.steps.size());
+  }
+  if (frames == 0) return;
+  torch::NoGradGuard no_grad;
+  auto bias = net.head->bias.accessor<float, 1>();
+  for (int k = 0; k < kKeys; ++k) {
+    const double p = std::clamp(on[static_cast<std::size_t>(k)] / frames, 1e-4, 1 - 1e-4);
+    bias[k] = static_cast<float>(std::log(p / (1 - p)));
+  }
+  const std::int64_t h = net.spec.hidden;
+  for (auto& item : net.lstm->named_parameters()) {
+    if (item.key().rfind("bias_ih", 0) == 0) item.value().narrow(0, h, h).fill_(1.0);
+    if (item.key().rfind("bias_hh", 0) == 0) item.value().narrow(0, h, h).zero_();
+  }
 }
 
 std::vector<std::uint8_t> to_bytes(const std::string& s) {
@@ -294,6 +327,7 @@ TrainResult train_model(const TrainOptions& o, const std::vector<EncodedSequence
   // Training changes the weights under the packed step; nothing here steps
   // the model (the caller loads the saved file to play it).
   auto& net = model.weights_for_training().module;
+  if (o.informed_init) informed_init(*net, train);  // --resume overwrites it with the checkpoint's weights
   torch::optim::AdamW optimizer(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
 
   Progress p;
@@ -342,11 +376,19 @@ TrainResult train_model(const TrainOptions& o, const std::vector<EncodedSequence
 
   TrainResult result;
   bool stop = false;
+  // Whether the weights changed since they were last validated.
+  bool unvalidated = false;
+  const auto out_of_time = [&] { return o.max_seconds && elapsed() >= *o.max_seconds; };
   for (; p.epoch <= o.max_epochs && !stop; ++p.epoch, p.batch_in_epoch = 0) {
     const EpochPlan plan = plan_epoch(o, train, *codec, p.epoch);
     for (; p.batch_in_epoch < static_cast<std::int64_t>(plan.batches.size());) {
       if (o.max_steps && p.step >= *o.max_steps) {
         stop = true;
+        break;
+      }
+      if (out_of_time()) {
+        stop = true;
+        result.time_budget_reached = true;
         break;
       }
       net->train();
@@ -358,12 +400,13 @@ TrainResult train_model(const TrainOptions& o, const std::vector<EncodedSequence
       optimizer.zero_grad();
       loss.backward();
       torch::nn::utils::clip_grad_norm_(net->parameters(), o.clip_norm);
-      const double lr = learning_rate(o, p.step, total_steps);
+      const double lr = learning_rate(o, p.step, total_steps, elapsed());
       for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       optimizer.step();
 
       ++p.step;
       ++p.batch_in_epoch;
+      unvalidated = true;
       p.tokens += batch.targets;
       p.running_loss += nll.sum().item<double>();
       p.running_targets += batch.targets;
@@ -390,6 +433,7 @@ TrainResult train_model(const TrainOptions& o, const std::vector<EncodedSequence
     if (stop) break;
 
     const double valid_loss = evaluate_nll(model, valid).mean();
+    unvalidated = false;
     TrainProgress progress{p.epoch, o.max_epochs, p.step, steps_per_epoch, p.batch_in_epoch, 0, valid_loss};
     if (valid_loss < p.best) {
       p.best = valid_loss;
@@ -417,6 +461,32 @@ TrainResult train_model(const TrainOptions& o, const std::vector<EncodedSequence
     p.batch_in_epoch = 0;
     checkpoint();
     --p.epoch;
+    if (!stop && p.epoch < o.max_epochs && out_of_time()) {
+      stop = true;
+      result.time_budget_reached = true;
+    }
+  }
+  if (result.time_budget_reached && unvalidated && std::isfinite(p.best)) {
+    // Stopped at the budget in the middle of an epoch: the steps since the
+    // last validation may have made a better model. The checkpoint below
+    // resumes the same epoch at the next batch.
+    const double valid_loss = evaluate_nll(model, valid).mean();
+    const bool improved = valid_loss < p.best;
+    if (improved) {
+      p.best = valid_loss;
+      p.best_epoch = p.epoch;
+      save_best(valid_loss);
+    }
+    log_metrics({{"step", p.step},
+                 {"epoch", p.epoch},
+                 {"valid_loss", valid_loss},
+                 {"best", improved},
+                 {"partial_epoch", true}});
+    p.valid_curve.push_back({static_cast<double>(p.step), valid_loss});
+    TrainProgress progress{p.epoch, o.max_epochs, p.step, steps_per_epoch, p.batch_in_epoch, 0, valid_loss};
+    progress.improved = improved;
+    progress.tokens_per_second = static_cast<double>(p.tokens) / std::max(1e-9, elapsed());
+    if (on_progress) on_progress(progress);
   }
   if (!std::isfinite(p.best)) {
     // Stopped (max_steps) before any validation: validate now so that a model exists.

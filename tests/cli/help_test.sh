@@ -11,6 +11,10 @@ for sub in run devices check-config train eval generate bench doctor jam; do
   "$nextbeat" "$sub" --help >/dev/null || fail "'$sub --help' exited non-zero"
 done
 grep -q -- "--log-level" <<<"$help" || fail "--help does not list --log-level"
+# Each option's help line shows its default (here train's peak learning rate, 0.002).
+train_help=$("$nextbeat" train --help) || fail "'train --help' exited non-zero"
+grep -E -- "--lr [^ ]*.*0\.002" <<<"$train_help" >/dev/null || fail "train --help does not show --lr's default: $train_help"
+grep -q -- "--max-time" <<<"$train_help" || fail "train --help does not list --max-time"
 
 version=$("$nextbeat" --version) || fail "--version exited non-zero"
 [[ $version =~ ^nextbeat\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "--version printed '$version'"

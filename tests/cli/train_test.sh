@@ -76,4 +76,15 @@ grep -q "<svg" "$tmp/out.svg" || fail "no SVG"
 "$nextbeat" generate --model "$tmp/a.nbm" --prime "$tmp/prime.mid" --out "$tmp/x.mid" --key H >/dev/null 2>"$tmp/err" \
   && fail "bad key accepted"
 grep -q -- "--key H: expected a key name" "$tmp/err" || fail "bad key error: $(cat "$tmp/err")"
+
+# A time budget: stops by itself, exits 0, says so, and leaves a model that loads.
+start=$(date +%s)
+"$nextbeat" train "${tiny[@]}" --epochs 100000 --max-time 3s --seed 7 --out "$tmp/t.nbm" >"$tmp/t.out" \
+  2>"$tmp/t.err" || fail "train --max-time: $(cat "$tmp/t.err")"
+(( $(date +%s) - start < 60 )) || fail "--max-time 3s ran for $(( $(date +%s) - start )) s"
+grep -q "stopped at the time budget" "$tmp/t.out" || fail "no budget message: $(cat "$tmp/t.out")"
+[ -s "$tmp/t.nbm.ckpt" ] || fail "no checkpoint after the budget"
+"$nextbeat" eval --model "$tmp/t.nbm" --data "$data" >/dev/null 2>"$tmp/err" || fail "budget model: $(cat "$tmp/err")"
+"$nextbeat" train "${tiny[@]}" --max-time 3x --out "$tmp/x.nbm" >/dev/null 2>"$tmp/err" && fail "--max-time 3x accepted"
+grep -q "expected a duration" "$tmp/err" || fail "bad duration error: $(cat "$tmp/err")"
 echo "train/eval/generate: ok"

@@ -176,3 +176,48 @@ TEST_CASE("a resumed run continues on the same loss curve", "[unit][train]") {
                       Catch::Contains("cannot resume") && Catch::Contains("seed"));
   }
 }
+
+TEST_CASE("a time budget stops the run cleanly with the best model saved", "[unit][train]") {
+  TempDirectory dir("nextbeat-train-budget");
+  CodecSettings settings;
+  settings.kind = CodecKind::kPianoRoll;
+  const auto codec = make_codec(settings);
+  const Dataset data = load_dataset({kSmall}, *codec);
+  TrainOptions o = tiny_options(dir.path() / "budget.nbm", *codec);
+  o.max_epochs = 100000;  // the budget, not the epochs, ends it
+  o.max_seconds = 1.0;
+  const TrainResult r = train_model(o, data.train, data.valid, {});
+  CHECK(r.time_budget_reached);
+  CHECK_FALSE(r.early_stopped);
+  CHECK(r.epochs < 100000);
+  CHECK(r.seconds >= 1.0);
+  CHECK(r.seconds < 30.0);  // one step and one validation past the budget at most
+  REQUIRE(fs::exists(o.out));
+  REQUIRE(fs::exists(checkpoint_path(o.out)));
+  LstmModel model = LstmModel::load(o.out);
+  CHECK(evaluate_nll(model, data.valid).mean() == Approx(r.best_valid_loss).epsilon(1e-6));
+  // The cosine reached its floor at the budget.
+  const auto lines = metrics_lines(metrics_path(o.out));
+  double last_lr = o.lr;
+  for (const auto& l : lines)
+    if (l.contains("lr")) last_lr = l["lr"].get<double>();
+  CHECK(last_lr < o.lr * 0.5);
+}
+
+TEST_CASE("the informed initialisation starts a frame model at the train marginals", "[unit][train]") {
+  TempDirectory dir("nextbeat-train-init");
+  CodecSettings settings;
+  settings.kind = CodecKind::kPianoRoll;
+  const auto codec = make_codec(settings);
+  const Dataset data = load_dataset({kSmall}, *codec);
+  TrainOptions o = tiny_options(dir.path() / "init.nbm", *codec);
+  o.max_steps = 0;  // validate the initial weights only
+  o.spec.dropout = 0;
+  const double informed = train_model(o, data.train, data.valid, {}).best_valid_loss;
+  o.informed_init = false;
+  o.out = dir.path() / "random.nbm";
+  const double random = train_model(o, data.train, data.valid, {}).best_valid_loss;
+  INFO("informed " << informed << ", random " << random);
+  CHECK(random > 50);    // ~88 ln 2 = 61: a coin per key
+  CHECK(informed < 15);  // the marginals (JSB test: 11.1)
+}
