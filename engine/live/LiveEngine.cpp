@@ -472,12 +472,7 @@ void LiveEngine::set_control(Control id, double value) noexcept {
       break;
   }
   notifications_.push(Notification{Notification::Kind::kControlChanged, id, echo});
-  if (id == Control::kKey && settings.sampling.key == config::kKeyAuto && key_finder_.key()) {
-    notifications_.push(Notification{.kind = Notification::Kind::kKeyDetected,
-                                     .control = Control::kKey,
-                                     .value = static_cast<double>(key_finder_.key()->tonic),
-                                     .minor = key_finder_.key()->minor});
-  }
+  echo_detected_key(id);
 }
 
 // ---- Time passing, beats ------------------------------------------------------------
@@ -759,8 +754,21 @@ void LiveEngine::apply_control_now(Control id, double value, std::int64_t beat, 
   } else {
     apply_settings();  // key, scale: the sampler's controls
   }
-  notifications_.push(
-      Notification{Notification::Kind::kControlChanged, id, config::control_value(*settings_, id), -1, beat});
+  notifications_.push(Notification{.kind = Notification::Kind::kControlChanged,
+                                   .control = id,
+                                   .value = config::control_value(*settings_, id),
+                                   .beat = beat});
+  echo_detected_key(id);
+}
+
+void LiveEngine::echo_detected_key(Control id) noexcept {
+  // Switched to "auto": say at once which key is followed, when one is known.
+  if (id == Control::kKey && settings_->sampling.key == config::kKeyAuto && key_finder_.key()) {
+    notifications_.push(Notification{.kind = Notification::Kind::kKeyDetected,
+                                     .control = Control::kKey,
+                                     .value = static_cast<double>(key_finder_.key()->tonic),
+                                     .minor = key_finder_.key()->minor});
+  }
 }
 
 std::unique_ptr<ModelSwap> LiveEngine::swap_model(std::unique_ptr<ModelSwap> swap) noexcept {

@@ -238,6 +238,7 @@ class LiveEngine {
   void listen() noexcept;
   void control_change(const InputEvent& event) noexcept;
   void set_control(config::Control id, double value) noexcept;
+  void echo_detected_key(config::Control id) noexcept;
 
   // Quantised changes (engine.quantize): whether a change now waits, and
   // what waits, applied by begin_beat at the bar line (or beat).
