@@ -29,6 +29,7 @@ struct JamArgs {
   std::string model;
   std::string performer;
   std::string part;
+  bool hints = false;
   std::string mode;
   std::string config_path;
   std::vector<std::string> overrides;
@@ -40,14 +41,6 @@ struct JamArgs {
   bool ideal_time = false;
   std::optional<std::int64_t> seed;
 };
-
-std::vector<io::RenderNote> to_render_notes(const engine::Score& score) {
-  std::vector<io::RenderNote> notes;
-  notes.reserve(score.notes.size());
-  for (const auto& n : score.notes)
-    notes.push_back({n.pitch, n.velocity, n.channel, score.seconds_at(n.start_beat), score.seconds_at(n.end_beat)});
-  return notes;
-}
 
 std::string key_text(const engine::DuetKey& key) {
   return std::string(engine::key_name(key.key_pc)) + " " + std::string(engine::scale_name(key.scale));
@@ -101,6 +94,10 @@ int run_jam_command(JamArgs& a) {
   JamOptions options;
   options.config = config;
   options.ideal_time = a.ideal_time;
+  options.accompaniment_as_hints = a.hints;
+  if (a.hints && config.midi.split_note <= 0) {
+    throw std::runtime_error("--hints needs a split point: -o midi.split_note=N (e.g. 55, G3)");
+  }
   const auto base_seed = static_cast<std::uint64_t>(config.sampling.seed == 0 ? 1 : config.sampling.seed);
 
   JamReport pooled;
@@ -166,6 +163,7 @@ int run_jam_command(JamArgs& a) {
     nlohmann::json doc = {{"model", config.model.path},
                           {"mode", mode},
                           {"part", a.part},
+                          {"hints", a.hints},
                           {"seed", config.sampling.seed},
                           {"time", a.ideal_time ? "ideal" : "measured"},
                           {"key_method", "Krumhansl-Schmuckler over the whole file (duration-weighted)"},
@@ -209,6 +207,9 @@ Subcommand add_jam_command(CLI::App& parent) {
   cmd->add_option("--svg", args->svg, "Also draw a piano roll of the duet (a directory with a directory)");
   cmd->add_option("--soundfont", args->soundfont, "Soundfont for --wav (default: audio.soundfont)");
   cmd->add_flag("--json", args->json, "Print the report as JSON");
+  cmd->add_flag("--hints", args->hints,
+                "Split keyboard: also play the file's accompaniment below midi.split_note (-o midi.split_note=N) "
+                "into the engine as the performer's chord hints");
   cmd->add_option("--seed", args->seed, "Sampling seed (sampling.seed; 0 = from the clock)");
   cmd->add_flag("--ideal-time", args->ideal_time,
                 "The model costs no time: no deadline can be missed and a run with --seed is repeatable "

@@ -168,7 +168,13 @@ JamRun run_jam(std::unique_ptr<LstmModel> model, const Score& score, const JamOp
                                  .control = static_cast<std::uint8_t>(config::Control::kTempo),
                                  .value = score.tempo_map[i].bpm}});
   }
-  for (const Note& n : run.performer) {
+  std::vector<Note> played = run.performer;
+  if (options.accompaniment_as_hints) {
+    for (const Note& n : run.accompaniment) {
+      if (n.pitch < config.midi.split_note) played.push_back(n);
+    }
+  }
+  for (const Note& n : played) {
     const auto channel = static_cast<std::uint8_t>(n.channel & 15);
     inputs.push_back({ns_at(n.start_beat), 2,
                       InputEvent{.kind = InputKind::kNoteOn,
@@ -211,8 +217,10 @@ JamRun run_jam(std::unique_ptr<LstmModel> model, const Score& score, const JamOp
     engine.advance();
     const std::int64_t wake = engine.next_wakeup_ns();
     clock.stop_work();
-    scheduler.play_due(clock.t());
+    // The file ends at end_ns: nothing starts there (what is due then is
+    // released below), so every note of the duet lies within the file.
     if (clock.t() >= end_ns) break;
+    scheduler.play_due(clock.t());
     std::int64_t next = std::min({wake, scheduler.next_due(), end_ns});
     if (next_input < inputs.size()) next = std::min(next, inputs[next_input].time_ns);
     clock.set(std::max(next, clock.t() + kMinStepNs));

@@ -38,6 +38,11 @@ struct JamOptions {
   // beats per bar from its first time signature; no MIDI clock out.
   config::Config config;
   bool ideal_time = false;  // the model costs no time (deterministic)
+  // Split keyboard (config midi.split_note > 0): the file's accompaniment
+  // notes below the split are played into the engine too, as the
+  // performer's left-hand chord hints. The figures still score against the
+  // whole accompaniment and the performer's part alone.
+  bool accompaniment_as_hints = false;
 };
 
 struct JamEngineStats {

@@ -98,6 +98,18 @@ fi
 grep -qi "melody" "$tmp/d.err" || fail "the error does not list the parts: $(cat "$tmp/d.err")"
 "$nextbeat" jam --help | grep -q "track:N" || fail "--help does not document --part"
 
+# Split keyboard: --hints plays the chords (below midi.split_note) into the
+# engine as the performer's left hand; without a split point it is refused.
+if "$nextbeat" jam "${run[@]}" --hints --out "$tmp/h0.mid" >/dev/null 2>"$tmp/h0.err"; then
+  fail "--hints without midi.split_note succeeded"
+fi
+grep -q "midi.split_note" "$tmp/h0.err" || fail "--hints error does not name midi.split_note: $(cat "$tmp/h0.err")"
+"$nextbeat" jam "${run[@]}" --hints -o midi.split_note=56 --out "$tmp/h.mid" --json >"$tmp/h.json" 2>"$tmp/h.err" \
+  || fail "--hints: $(cat "$tmp/h.err")"
+/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["hints"] is True' "$tmp/h.json" \
+  || fail "--hints: the report does not say hints: $(head -c 400 "$tmp/h.json")"
+cmp -s "$tmp/a.mid" "$tmp/h.mid" && fail "--hints changed nothing that nextbeat played"
+
 # A directory: outputs per file, pooled figures.
 mkdir -p "$tmp/in" && cp "$tmp/twinkle.mid" "$tmp/in/one.mid" && cp "$tmp/twinkle.mid" "$tmp/in/two.mid"
 "$nextbeat" jam --performer "$tmp/in" --part melody --seed 3 --ideal-time --out "$tmp/out" --json >"$tmp/e.json" \
