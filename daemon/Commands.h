@@ -12,7 +12,18 @@ namespace CLI {
 class App;
 }
 
+namespace nextbeat::engine {
+struct Score;
+}
+namespace nextbeat::io {
+struct RenderNote;
+}
+
 namespace nextbeat::daemon {
+
+// A score's notes in seconds (through its tempo map), for io::render_wav:
+// `generate --wav` and `jam --wav` (defined in GenerateCommand.cpp).
+std::vector<io::RenderNote> to_render_notes(const engine::Score& score);
 
 // `nextbeat check-config FILE [-o key=value]...`: prints the effective config
 // as TOML on out, or every error (file:line:col: key: message) on err.

@@ -42,14 +42,6 @@ engine::Score read_prime(const std::string& path) {
   return engine::read_midi_file(path);
 }
 
-std::vector<io::RenderNote> to_render_notes(const engine::Score& score) {
-  std::vector<io::RenderNote> notes;
-  notes.reserve(score.notes.size());
-  for (const auto& n : score.notes)
-    notes.push_back({n.pitch, n.velocity, n.channel, score.seconds_at(n.start_beat), score.seconds_at(n.end_beat)});
-  return notes;
-}
-
 int run_generate(GenerateArgs& a) {
   using namespace engine;
   auto& controls = a.options.controls;
@@ -127,6 +119,14 @@ Subcommand add_generate_command(CLI::App& parent) {
   cmd->add_option("--soundfont", args->soundfont, "Soundfont for --wav")->check(CLI::ExistingFile);
   cmd->add_option("--program", args->program, "General MIDI program for --wav")->check(CLI::Range(0, 127));
   return {cmd, reporting_errors("generate", [args] { return run_generate(*args); })};
+}
+
+std::vector<io::RenderNote> to_render_notes(const engine::Score& score) {
+  std::vector<io::RenderNote> notes;
+  notes.reserve(score.notes.size());
+  for (const auto& n : score.notes)
+    notes.push_back({n.pitch, n.velocity, n.channel, score.seconds_at(n.start_beat), score.seconds_at(n.end_beat)});
+  return notes;
 }
 
 }  // namespace nextbeat::daemon

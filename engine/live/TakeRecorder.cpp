@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/music/SmfBytes.h"
 #include "engine/queues/SteadyTime.h"
 #include "engine/util/AtomicFile.h"
 
@@ -17,20 +18,9 @@ namespace {
 constexpr std::int64_t kDrainPeriodNs = 50'000'000;
 constexpr double kTempoEpsilonBpm = 0.05;  // a smaller change writes no tempo event (MIDI clock jitter)
 
-void put_u16(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  out.push_back(static_cast<std::uint8_t>(v >> 8));
-  out.push_back(static_cast<std::uint8_t>(v));
-}
-void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
-}
-void put_vlq(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  std::array<std::uint8_t, 5> buf{};
-  int n = 0;
-  buf[n++] = static_cast<std::uint8_t>(v & 0x7F);
-  while ((v >>= 7) != 0) buf[n++] = static_cast<std::uint8_t>(0x80 | (v & 0x7F));
-  while (n > 0) out.push_back(buf[--n]);
-}
+using smf::put_u16;
+using smf::put_u32;
+using smf::put_vlq;
 
 // One track's events at ticks, written in order (ties keep their order).
 struct TrackWriter {

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <utility>
 
+#include "engine/music/SmfBytes.h"
 #include "engine/util/AtomicFile.h"
 
 namespace nextbeat::engine {
@@ -468,24 +469,9 @@ class Parser {
 // The largest absolute tick written: every delta then fits a 4-byte variable-length quantity.
 constexpr std::int64_t kMaxTick = 0x0FFFFFFF;
 
-void put_u16(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  out.push_back(static_cast<std::uint8_t>(v >> 8));
-  out.push_back(static_cast<std::uint8_t>(v));
-}
-
-void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
-}
-
-void put_vlq(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  std::array<std::uint8_t, 4> buf{};
-  int n = 0;
-  do {
-    buf[static_cast<std::size_t>(n++)] = static_cast<std::uint8_t>(v & 0x7F);
-    v >>= 7;
-  } while (v != 0 && n < 4);
-  while (n-- > 0) out.push_back(static_cast<std::uint8_t>(buf[static_cast<std::size_t>(n)] | (n > 0 ? 0x80 : 0)));
-}
+using smf::put_u16;
+using smf::put_u32;
+using smf::put_vlq;
 
 struct TrackEvent {
   std::int64_t tick = 0;
