@@ -21,15 +21,20 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNEXTBEAT_BUILD_TESTS=ON \
   -DNEXTBEAT_SANITIZE=address,undefined "${launcher[@]}" >/dev/null
 # The unit test programs only: not the daemon, not the JACK and audio tests.
-targets=(config_tests engine_music_file_tests engine_codec_tests engine_plots_tests engine_model_tests
+# Not engine_model_tests: LibTorch's training paths are not ours to instrument, and the model file's
+# parser runs under ASan + UBSan in `fuzz: brief` (model target); it kept CI under its 40 minutes.
+targets=(config_tests engine_music_file_tests engine_codec_tests engine_plots_tests
          engine_packed_tests engine_live_tests engine_sampler_tests io_offline_renderer_tests io_osc_tests
          io_midi_message_tests)
 cmake --build "$build" -j "${NEXTBEAT_JOBS:-2}" --target "${targets[@]}"
 built=$(date +%s)
 cd "$build"
 status=0
-# Not the two io tests of the JACK and audio programs, which are not built here.
-ctest -L unit -R '^(config:|engine:|io: )' -E '^io: (midi: no MIDI API|audio output: missing soundfont)$' \
+# Not the two io tests of the JACK and audio programs, which are not built here; not the statistical
+# sweeps of ControlResponseTest (thousands of rollouts each, minutes under ASan): the other live tests
+# run the same engine paths.
+ctest -L unit -R '^(config:|engine:|io: )' \
+  -E '^io: (midi: no MIDI API|audio output: missing soundfont)$|^engine:(density scales|temperature: colder|top_k|key and scale: every|repetition_penalty|velocity_scale: velocities|pitch_min and pitch_max)' \
   -j "${NEXTBEAT_JOBS:-2}" --output-on-failure "$@" || status=$?
 echo "sanitize: build $((built - start)) s, tests $(($(date +%s) - built)) s, ctest exit $status"
 exit $status
