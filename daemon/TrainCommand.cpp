@@ -147,6 +147,7 @@ int run_train(TrainArgs& a) {
   spec.codec.steps_per_beat = a.steps_per_beat;
   spec.position_inputs = !a.no_position_inputs;
   spec.roles = a.roles;
+  spec.own_time = a.roles;  // every roles model since 2026-12 (ModelSpec::own_time)
   const bool tokens = step_form(spec.codec.kind) == StepForm::kToken;
   const std::string head = a.head.empty() ? (tokens ? "softmax" : "nade") : a.head;
   spec.head = head == "softmax" ? HeadKind::kSoftmax : head == "sigmoid" ? HeadKind::kSigmoid : HeadKind::kNade;

@@ -225,10 +225,12 @@ void LstmModel::reset() {
 
 std::span<const float> LstmModel::step(const Step& input) {
   require_packed();
+  Step fed = input;
+  fed.source = input_source(spec(), input);
   if (path_ == StepPath::kPacked) {
-    packed_.step(input, state_.h.data(), state_.c.data(), state_.logits.data());
+    packed_.step(fed, state_.h.data(), state_.c.data(), state_.logits.data());
   } else {
-    torch_step(input);
+    torch_step(fed);
   }
   return state_.logits;
 }

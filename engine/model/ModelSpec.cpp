@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "engine/codec/EventCodec.h"
 #include "engine/model/ModelFile.h"
 
 namespace nextbeat::engine {
@@ -34,7 +35,8 @@ nlohmann::json spec_to_json(const ModelSpec& spec) {
           {"layers", spec.layers},
           {"dropout", spec.dropout},
           {"position_inputs", spec.position_inputs},
-          {"roles", spec.roles}};
+          {"roles", spec.roles},
+          {"own_time", spec.own_time}};
 }
 
 namespace {
@@ -102,6 +104,12 @@ ModelSpec spec_from_json(const nlohmann::json& json, const std::string& source) 
     if (spec.roles && (!spec.position_inputs || step_form(spec.codec.kind) != StepForm::kToken))
       throw ModelFileError(where + ".roles: roles need the events codec and position_inputs (the source embedding)");
   }
+  // Files written before own_time existed have no field: SHIFTs as they were trained.
+  if (json.contains("own_time")) {
+    if (!json["own_time"].is_boolean()) throw ModelFileError(where + ".own_time: expected true or false");
+    spec.own_time = json["own_time"].get<bool>();
+    if (spec.own_time && !spec.roles) throw ModelFileError(where + ".own_time: needs roles: true");
+  }
 
   const int expected_input = step_input_size(spec.codec);
   if (spec.input_size != expected_input)
@@ -123,6 +131,12 @@ std::int64_t minimum_parameter_count(const ModelSpec& spec) noexcept {
   n += (spec.layers - 1) * (gates * (2 * h) + 2 * gates);
   n += h * spec.output_size() + spec.output_size();  // the head
   return n;
+}
+
+std::uint8_t input_source(const ModelSpec& spec, const Step& step) noexcept {
+  if (!spec.own_time) return step.source;
+  const EventLayout layout{.velocity_bins = spec.codec.velocity_bins, .max_shift_ticks = spec.codec.max_shift_ticks};
+  return layout.is_shift(step.token) ? 0 : step.source;
 }
 
 Step warm_up_step(const ModelSpec& spec) noexcept {

@@ -36,6 +36,15 @@ struct ModelSpec {
   // predicts its own part and only listens to the performer's. Live, its own
   // notes are fed as source 1. False: one part, everything fed as source 0.
   bool roles = false;
+  // Roles, with nextbeat's time of its own (set by train --roles since
+  // 2026-12): every step's target is nextbeat's next event, so a step whose
+  // next event is the performer's learns how long nextbeat waits (a SHIFT to
+  // its next note, across the performer's notes). And a SHIFT is fed as
+  // source 0 whoever moved time, so that its source does not tell whose note
+  // comes next: live, nobody knows. Without it (older roles files), a SHIFT
+  // was learned from the last event of either part and played at the
+  // melody's rate. See input_source() and TrainingBatch.cpp.
+  bool own_time = false;
   int output_size() const { return input_size; }
   bool operator==(const ModelSpec&) const = default;
 };
@@ -52,6 +61,10 @@ bool head_fits(HeadKind head, StepForm form) noexcept;
 // head; LstmNet adds embeddings), computed without allocating it: a file must
 // hold at least this many weights before the network is built.
 std::int64_t minimum_parameter_count(const ModelSpec& spec) noexcept;
+
+// The source a step is fed to the network with: its own, but 0 for a SHIFT
+// of an own_time model.
+std::uint8_t input_source(const ModelSpec& spec, const Step& step) noexcept;
 
 // A step to warm a model's step up with (any valid input of its codec).
 Step warm_up_step(const ModelSpec& spec) noexcept;

@@ -24,6 +24,49 @@ bool trained_with_roles(const std::vector<Step>& steps, std::size_t i, const Eve
   return false;
 }
 
+// With own_time (ModelSpec::own_time), each step's target is nextbeat's next
+// event, whoever's event step i is: own steps are their own target; at any
+// other step nextbeat's next step at the same tick, or a SHIFT to the tick of
+// its next event (at most max_shift_ticks; the performer's events in between
+// do not count). -1 after nextbeat's last step: nothing to learn there. So a
+// step whose next event is the performer's teaches how long nextbeat waits,
+// which is what a rollout asks: it never knows the performer's next note.
+// targets[k] is for steps[begin + k]; the scan looks past `end` for the next
+// own step.
+void own_time_targets(const std::vector<Step>& steps, std::size_t begin, std::size_t end, const EventLayout& layout,
+                      std::vector<int>& targets) {
+  // Time before each step of [begin, end), relative to steps[begin].
+  std::vector<std::int64_t> time(end - begin + 1, 0);
+  for (std::size_t i = begin; i < end; ++i) {
+    const int token = steps[i].token;
+    time[i - begin + 1] = time[i - begin] + (layout.is_shift(token) ? layout.shift_ticks_of(token) : 0);
+  }
+  // The first own non-SHIFT step from `end` on, and its time.
+  std::size_t next = end;
+  std::int64_t next_time = time[end - begin];
+  for (; next < steps.size(); ++next) {
+    const Step& s = steps[next];
+    if (layout.is_shift(s.token)) {
+      next_time += layout.shift_ticks_of(s.token);
+    } else if (s.source == kAccompanimentRole) {
+      break;
+    }
+  }
+  targets.assign(end - begin, -1);
+  for (std::size_t i = end; i-- > begin;) {
+    const Step& s = steps[i];
+    if (!layout.is_shift(s.token) && s.source == kAccompanimentRole) {
+      next = i;
+      next_time = time[i - begin];
+    }
+    if (next >= steps.size()) continue;
+    const std::int64_t wait = next_time - time[i - begin];
+    targets[i - begin] =
+        wait == 0 ? steps[next].token
+                  : layout.shift_token(static_cast<int>(std::min<std::int64_t>(wait, layout.max_shift_ticks)));
+  }
+}
+
 }  // namespace
 
 std::vector<Window> make_windows(const std::vector<EncodedSequence>& sequences, std::size_t length) {
@@ -38,6 +81,7 @@ std::vector<Window> make_windows(const std::vector<EncodedSequence>& sequences, 
 TrainingBatch make_batch(const ModelSpec& spec, const std::vector<Window>& windows) {
   const bool events = step_form(spec.codec.kind) == StepForm::kToken;  // else frames
   const bool roles = events && spec.roles;
+  const bool own_time = roles && spec.own_time;
   const EventLayout layout{.velocity_bins = spec.codec.velocity_bins, .max_shift_ticks = spec.codec.max_shift_ticks};
   const auto b = static_cast<std::int64_t>(windows.size());
   std::int64_t t = 0;
@@ -70,23 +114,30 @@ TrainingBatch make_batch(const ModelSpec& spec, const std::vector<Window>& windo
   const auto put_frame = [](float* dst, const Frame& frame) {
     for (std::size_t k = 0; k < kKeys; ++k) dst[k] = frame[k] ? 1.0F : 0.0F;
   };
+  std::vector<int> own_targets;
   for (std::int64_t row = 0; row < b; ++row) {
     const auto& w = windows[static_cast<std::size_t>(row)];
     const auto& steps = w.sequence->steps;
+    if (own_time) own_time_targets(steps, w.begin, w.end, layout, own_targets);
     for (std::size_t i = w.begin; i < w.end; ++i) {
       const std::int64_t at = row * t + static_cast<std::int64_t>(i - w.begin);
-      mask[at] = !roles || trained_with_roles(steps, i, layout) ? 1.0F : 0.0F;
       const Step& target = steps[i];
-      if (events) {
+      if (own_time) {
+        const int own = own_targets[i - w.begin];
+        mask[at] = own >= 0 ? 1.0F : 0.0F;
+        out_tokens[at] = std::max(own, 0);
+      } else if (events) {
+        mask[at] = !roles || trained_with_roles(steps, i, layout) ? 1.0F : 0.0F;
         out_tokens[at] = target.token;
       } else {
+        mask[at] = 1.0F;
         put_frame(out_frames + at * kKeys, target.frame);
       }
       if (i == 0) continue;  // input: the start step, already in place
       const Step& input = steps[i - 1];
       beat[at] = input.beat_tick;
       bar[at] = input.bar_beat;
-      source[at] = input.source;
+      source[at] = input_source(spec, input);
       if (events) {
         in_tokens[at] = input.token;
       } else {

@@ -475,6 +475,48 @@ TEST_CASE("with roles only nextbeat's steps are trained: its notes, and SHIFTs t
             .targets == static_cast<std::int64_t>(sequence.steps.size()));
 }
 
+TEST_CASE("with own time every step learns nextbeat's next event, and a SHIFT is fed as source 0", "[unit][model]") {
+  ModelSpec spec = small_spec(CodecKind::kEvents, HeadKind::kSoftmax);
+  spec.roles = true;
+  spec.own_time = true;
+  const EventCodec codec(spec.codec);
+  // The performer plays 72 on each of beats 0-3; nextbeat holds 48 over beats 0-1.
+  Score score;
+  for (int beat = 0; beat < 4; ++beat)
+    score.notes.push_back(Note{.pitch = 72, .velocity = 80, .start_beat = double(beat), .end_beat = beat + 1.0});
+  score.notes.push_back(Note{.pitch = 48, .velocity = 80, .start_beat = 0, .end_beat = 2, .source = 1});
+  score.sort_notes();
+  const EncodedSequence sequence = codec.encode(score);
+  const auto batch = nextbeat::engine::detail::make_batch(
+      spec, {nextbeat::engine::detail::Window{&sequence, 0, sequence.steps.size()}});
+  std::vector<std::string> actual;  // the step that comes next in the file
+  std::vector<std::string> targets;
+  for (std::size_t i = 0; i < sequence.steps.size(); ++i) {
+    const auto at = static_cast<std::int64_t>(i);
+    if (batch.mask[0][at].item<float>() == 0) continue;
+    actual.push_back(codec.describe(sequence.steps[i]));
+    targets.push_back(codec.describe(Step{.token = static_cast<int>(batch.target_tokens[0][at].item<std::int64_t>())}));
+  }
+  // Tokens: VEL ON48 ON72 | SHIFT12 OFF72 ON72 | SHIFT12 OFF48 OFF72 ON72 | ... After nextbeat's OFF48
+  // (beat 2) it plays nothing more: nothing left to learn.
+  const int beat = spec.codec.ticks_per_beat;
+  const auto shift = [&](int ticks) { return "SHIFT(" + std::to_string(ticks) + ")"; };
+  REQUIRE(targets.size() == 8);
+  CHECK(batch.targets == 8);
+  CHECK(targets[1] == "NOTE_ON(48)");
+  CHECK(actual[2] == "NOTE_ON(72)");  // the performer's note comes next; nextbeat waits two beats
+  CHECK(targets[2] == shift(2 * beat));
+  CHECK(targets[3] == shift(2 * beat));  // the SHIFT to beat 1 moves to the performer's notes only
+  CHECK(targets[4] == shift(beat));
+  CHECK(targets[5] == shift(beat));
+  CHECK(targets[6] == shift(beat));
+  CHECK(targets[7] == "NOTE_OFF(48)");
+  // The SHIFT to beat 2 leads to nextbeat's OFF48, so it carries source 1; it is fed as 0.
+  REQUIRE(sequence.steps[6].source == 1);
+  CHECK(batch.inputs.source[0][7].item<std::int64_t>() == 0);
+  CHECK(batch.inputs.source[0][8].item<std::int64_t>() == 1);  // its OFF48 keeps its source
+}
+
 TEST_CASE("a model file records whether it was trained with roles; a file from before roles has none",
           "[unit][model]") {
   ModelSpec spec = small_spec(CodecKind::kEvents, HeadKind::kSoftmax);
@@ -485,4 +527,13 @@ TEST_CASE("a model file records whether it was trained with roles; a file from b
   CHECK_FALSE(spec_from_json(json, "m.nbm").roles);
   json["roles"] = "yes";
   CHECK_THROWS_WITH(spec_from_json(json, "m.nbm"), Catch::Contains("roles: expected true or false"));
+
+  spec.own_time = true;
+  json = spec_to_json(spec);
+  CHECK(spec_from_json(json, "m.nbm").own_time);
+  json.erase("own_time");  // a roles file from before own time: SHIFTs as before
+  CHECK_FALSE(spec_from_json(json, "m.nbm").own_time);
+  json["own_time"] = true;
+  json["roles"] = false;
+  CHECK_THROWS_WITH(spec_from_json(json, "m.nbm"), Catch::Contains("own_time: needs roles: true"));
 }
