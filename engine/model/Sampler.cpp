@@ -17,7 +17,13 @@ Sampler::Sampler(const CodecSettings& codec, const SamplingControls& controls) :
   const auto outputs = static_cast<std::size_t>(step_input_size(codec));
   scratch_.resize(outputs);
   order_.resize(outputs);
+  bias_factor_.fill(1.0);
   set_controls(controls);
+}
+
+void Sampler::set_pitch_class_bias(const std::array<float, kPitchClasses>& bias) noexcept {
+  bias_ = bias;
+  for (std::size_t pc = 0; pc < kPitchClasses; ++pc) bias_factor_[pc] = std::exp(static_cast<double>(bias[pc]));
 }
 
 void Sampler::set_controls(const SamplingControls& controls) {
@@ -90,16 +96,29 @@ int Sampler::sample_filtered(std::span<const float> logits, TokenFilter filter,
       l = kNegInf;
     }
     scratch_[i] = l * inv_t;
-    // The harmony bias is in nats of the final distribution: after the temperature.
-    if (EventLayout::is_note_on(id) && std::isfinite(l))
-      scratch_[i] += bias_[static_cast<std::size_t>(EventLayout::pitch_of(id) % kPitchClasses)];
     max_logit = std::max(max_logit, scratch_[i]);
   }
   if (!std::isfinite(max_logit)) return layout_.shift_token(1);  // everything masked: let time pass
+  // The harmony bias (nats of the final distribution, after the temperature)
+  // reshapes the NOTE_ONs among themselves; scaled back to the mass the model
+  // gave them, it does not make a note more likely than a SHIFT.
   double total = 0;
+  double notes_before = 0;
+  double notes_after = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    scratch_[i] = std::exp(scratch_[i] - max_logit);
-    total += scratch_[i];
+    double p = std::exp(scratch_[i] - max_logit);
+    if (EventLayout::is_note_on(static_cast<int>(i))) {
+      notes_before += p;
+      p *= bias_factor_[static_cast<std::size_t>(EventLayout::pitch_of(static_cast<int>(i)) % kPitchClasses)];
+      notes_after += p;
+    }
+    scratch_[i] = p;
+    total += p;
+  }
+  if (notes_after > 0 && notes_after != notes_before) {
+    const double scale = notes_before / notes_after;
+    for (std::size_t i = 0; i < n && EventLayout::is_note_on(static_cast<int>(i)); ++i) scratch_[i] *= scale;
+    total += notes_before - notes_after;
   }
   // top-k and top-p work on tokens ordered by probability.
   std::size_t keep = n;

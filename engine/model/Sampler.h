@@ -69,7 +69,9 @@ class Sampler {
   // nats (chord following: engine/music/KeyFinder.h harmony_bias); kept by
   // adjust and set_controls, all zero at construction.
   // real-time safe: no allocation, no locks.
-  void set_pitch_class_bias(const std::array<float, kPitchClasses>& bias) noexcept { bias_ = bias; }
+  // The bias chooses which note, not whether to play: it moves probability
+  // between NOTE_ON tokens, and together they keep what the model gave them.
+  void set_pitch_class_bias(const std::array<float, kPitchClasses>& bias) noexcept;
   const std::array<float, kPitchClasses>& pitch_class_bias() const noexcept { return bias_; }
   // Remembers a pitch for the repetition penalty (done by sample_* for notes they pick).
   void note_played(int pitch) noexcept;
@@ -103,8 +105,9 @@ class Sampler {
   CodecSettings codec_;
   EventLayout layout_;
   SamplingControls controls_;
-  PitchSet allowed_;                         // key, scale and pitch range together
-  std::array<float, kPitchClasses> bias_{};  // nats, by pitch class (set_pitch_class_bias)
+  PitchSet allowed_;                               // key, scale and pitch range together
+  std::array<float, kPitchClasses> bias_{};        // nats, by pitch class (set_pitch_class_bias)
+  std::array<double, kPitchClasses> bias_factor_;  // exp(bias_)
   std::mt19937_64 rng_;
   std::vector<double> scratch_;        // probabilities, one per output
   std::vector<int> order_;             // indices sorted by probability

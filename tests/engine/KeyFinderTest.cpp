@@ -176,3 +176,25 @@ TEST_CASE("harmony bias: the sampler draws chord tones more, clashes less", "[un
   CHECK(chord2 == Approx(3 * e2 / (3 * e2 + 6 + 3 / e2)).margin(0.02));
   CHECK(clash2 == Approx((3 / e2) / (3 * e2 + 6 + 3 / e2)).margin(0.01));
 }
+
+TEST_CASE("harmony bias: it chooses which note, not whether to play one", "[unit][harmony][sampler]") {
+  SamplingControls controls;
+  controls.seed = 11;
+  // Half the probability on 24 NOTE_ONs, half on one SHIFT.
+  const CodecSettings codec;
+  const EventLayout layout{.velocity_bins = codec.velocity_bins, .max_shift_ticks = codec.max_shift_ticks};
+  std::vector<float> logits(static_cast<std::size_t>(step_input_size(codec)), -30.0F);
+  for (int p = 48; p < 72; ++p) logits[static_cast<std::size_t>(EventLayout::note_on_token(p))] = 0.0F;
+  logits[static_cast<std::size_t>(layout.shift_token(12))] = static_cast<float>(std::log(24.0));
+  const auto note_share = [&](double weight) {
+    Sampler s(codec, controls);
+    PitchClassSet e;
+    e.set(4);
+    s.set_pitch_class_bias(harmony_bias(Chord{0, false}, e, weight));
+    int notes = 0;
+    for (int i = 0; i < 10'000; ++i) notes += EventLayout::is_note_on(s.sample_token(logits)) ? 1 : 0;
+    return notes / 10'000.0;
+  };
+  CHECK(note_share(0) == Approx(0.5).margin(0.02));
+  CHECK(note_share(3) == Approx(0.5).margin(0.02));  // 3 nats on C, E and G: as many notes, other ones
+}
