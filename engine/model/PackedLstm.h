@@ -30,6 +30,7 @@
 
 #include "config/Config.h"
 #include "engine/codec/Codec.h"
+#include "engine/util/CacheAligned.h"
 
 namespace nextbeat::engine {
 
@@ -74,9 +75,10 @@ class PackedMatrix {
   int blocks_ = 0;
   int groups_ = 0;  // int8: column groups of kGroupCols (the last one zero-padded)
   WeightPrecision precision_ = WeightPrecision::kFloat32;
-  std::vector<float> f32_;
-  std::vector<std::uint16_t> f16_;  // IEEE half bits
-  std::vector<std::int8_t> i8_;
+  // The weights, each on a cache line (CacheAligned.h).
+  CacheAlignedVector<float> f32_;
+  CacheAlignedVector<std::uint16_t> f16_;  // IEEE half bits
+  CacheAlignedVector<std::int8_t> i8_;
   std::vector<float> scale_;                          // int8: per row
   std::vector<std::int32_t> row_sum_;                 // int8: per row, the sum of its int8 weights
   mutable std::vector<std::uint8_t> x_high_, x_low_;  // int8: x quantised, [groups_ x kGroupCols] each
@@ -105,13 +107,13 @@ class PackedLstm {
   int gate_rows_ = 0;
   bool frame_input_ = false;
   int input_rows_count_ = 0;  // tokens or keys: rows of input_rows_
-  std::vector<float> input_rows_, beat_rows_, bar_rows_, source_rows_;
+  CacheAlignedVector<float> input_rows_, beat_rows_, bar_rows_, source_rows_;
   std::vector<PackedMatrix> recurrent_;
   std::vector<std::vector<float>> bias_;
   PackedMatrix head_;
   std::vector<float> head_bias_;
-  mutable std::vector<float> gates_;  // [G]
-  mutable std::vector<float> x_;      // [2H]: input of a layer above 0
+  mutable CacheAlignedVector<float> gates_;  // [G]
+  mutable CacheAlignedVector<float> x_;      // [2H]: input of a layer above 0
 };
 
 }  // namespace nextbeat::engine
