@@ -279,35 +279,16 @@ void multiply_int8(const std::int8_t* w, const std::uint8_t* high, const std::ui
   multiply_blocks_int8(w, high, low, groups, blocks, row_sum, scale, step, y);
 }
 
-// The LSTM cell on one layer's gates (PyTorch order i, f, g, o), with two
-// divisions an element instead of five (three sigmoids and two tanh): with
-// a = 1 + e^-f, b = 1 + e^-i, d = 1 + e^-2g (tanh g = (1 - e^-2g) / d),
-//   c' = c / a + (1 - e^-2g) / (b d) = (c b d + (1 - e^-2g) a) / (a b d),
-// and with o' = 1 + e^-o, t = 1 + e^-2c', h = (1 - e^-2c') / (o' t). The
-// divisions bounded the loop (vdivps issues once in ~10 cycles at 512 bits).
-// Each exponent's argument is clamped to |x| <= 25 first, so that
-// a b d <= (1 + e^25)^3 ~ e^75 stays finite in float: sigmoid and tanh are
-// flat there to well below the parity tests' 1e-5 (sigmoid(-25) = 1.4e-11).
-[[gnu::always_inline]] inline float exp_neg_clamped(float x) {
-  x = x < -25.0F ? -25.0F : x;
-  x = x > 25.0F ? 25.0F : x;
-  return vector_math::exp_approx(-x);
-}
-
+// The LSTM cell on one layer's gates (PyTorch order i, f, g, o).
 NEXTBEAT_VECTOR_CLONES void cell_update(const float* gates, int hidden, float* h, float* c) noexcept {
   const float* gi = gates;
   const float* gf = gates + hidden;
   const float* gg = gates + 2 * hidden;
   const float* go = gates + 3 * hidden;
   for (int j = 0; j < hidden; ++j) {
-    const float a = 1.0F + exp_neg_clamped(gf[j]);
-    const float b = 1.0F + exp_neg_clamped(gi[j]);
-    const float e2g = exp_neg_clamped(2.0F * gg[j]);
-    const float d = 1.0F + e2g;
-    const float cell = (c[j] * b * d + (1.0F - e2g) * a) / (a * b * d);
+    const float cell = vector_math::sigmoid(gf[j]) * c[j] + vector_math::sigmoid(gi[j]) * vector_math::tanh(gg[j]);
     c[j] = cell;
-    const float e2c = exp_neg_clamped(2.0F * cell);
-    h[j] = (1.0F - e2c) / ((1.0F + exp_neg_clamped(go[j])) * (1.0F + e2c));
+    h[j] = vector_math::sigmoid(go[j]) * vector_math::tanh(cell);
   }
 }
 
