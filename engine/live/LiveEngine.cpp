@@ -599,7 +599,10 @@ bool LiveEngine::roll_out(std::int64_t beat, std::int64_t deadline_ns) noexcept 
       },
       [&]() noexcept { return now() > deadline_ns; });
   model_->restore(saved_);
-  return done;
+  // Checked before each sampled token, the deadline can still pass in the
+  // rollout's last steps (one SHIFT across the whole beat is a single step):
+  // a plan finished late is dropped too, as the budget promises.
+  return done && now() <= deadline_ns;
 }
 
 void LiveEngine::schedule_plan(std::int64_t beat) noexcept {
