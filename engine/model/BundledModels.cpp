@@ -1,5 +1,6 @@
 #include "engine/model/BundledModels.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -20,7 +21,14 @@ std::filesystem::path resolve_model_path(std::string_view name) {
       throw ModelFileError(std::string(name) + ": not a model file (not a regular file)");
     return path;
   }
-  const std::string file = std::string(name.substr(kPrefix.size())) + ".nbm";
+  // A bundled name is a plain word: "default:../x" must not reach a file
+  // outside the model directories (names come over OSC too).
+  const std::string_view bare = name.substr(kPrefix.size());
+  const bool plain = !bare.empty() && bare.size() <= 64 && std::all_of(bare.begin(), bare.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+  });
+  if (!plain) throw ModelFileError(std::string(name) + ": a bundled model's name is a word of a-z, 0-9, _ and -");
+  const std::string file = std::string(bare) + ".nbm";
   std::vector<fs::path> dirs;
   if (const char* env = std::getenv("NEXTBEAT_MODEL_DIR")) dirs.emplace_back(env);
   dirs.emplace_back(NEXTBEAT_INSTALL_MODEL_DIR);
