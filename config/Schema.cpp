@@ -195,11 +195,12 @@ class SectionBuilder {
 std::vector<FieldSpec> build_schema() {
   std::vector<FieldSpec> f;
   SectionBuilder<ModelConfig>(f, "model", &Config::model)
-      .string("path", &ModelConfig::path, "a model file path, or default:events | default:pianoroll",
+      .string("path", &ModelConfig::path,
+              "a model file path, or default:events | default:accompany | default:pianoroll",
               [](std::string_view p) {
                 if (p.empty()) return false;
                 if (!p.starts_with("default:")) return true;
-                return p == "default:events" || p == "default:pianoroll";
+                return p == "default:events" || p == "default:accompany" || p == "default:pianoroll";
               })
       .choice("device", &ModelConfig::device)
       .choice("precision", &ModelConfig::precision)

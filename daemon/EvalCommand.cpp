@@ -180,7 +180,7 @@ int run_eval(const EvalArgs& a) {
 Subcommand add_eval_command(CLI::App& parent) {
   auto args = std::make_shared<EvalArgs>();
   auto* cmd = parent.add_subcommand("eval", "Evaluate a model: NLL on a split and generation metrics");
-  cmd->add_option("--model", args->model, "A model file, or default:events | default:pianoroll");
+  cmd->add_option("--model", args->model, "A model file, or default:events | default:accompany | default:pianoroll");
   cmd->add_option("--data", args->data, "A directory, file, archive or piano-roll JSON")
       ->required()
       ->check(CLI::ExistingPath);

@@ -188,7 +188,8 @@ Subcommand add_jam_command(CLI::App& parent) {
       "jam",
       "Play the live engine against the performer part of a MIDI file (no keyboard needed): writes the duet and "
       "scores it against the file's own accompaniment");
-  cmd->add_option("--model", args->model, "A model file, or default:events | default:pianoroll (default: model.path)");
+  cmd->add_option("--model", args->model,
+                  "A model file, or default:events | default:accompany | default:pianoroll (default: model.path)");
   cmd->add_option("--performer", args->performer, "The MIDI file to play along with, or a directory of .mid files")
       ->required()
       ->check(CLI::ExistingPath);

@@ -739,7 +739,8 @@ std::optional<std::string> LiveSession::Impl::refuse_model_path(const std::strin
       (config.model.dirs.empty() ? std::string("none set") : "now " + std::to_string(config.model.dirs.size()) + ")") +
       (config.model.dirs.empty() ? ")" : "");
   const fs::path path(name);
-  if (!path.is_absolute()) return "expected an absolute path or default:events | default:pianoroll; " + allowed;
+  if (!path.is_absolute())
+    return "expected an absolute path or default:events | default:accompany | default:pianoroll; " + allowed;
   std::error_code ec;
   const fs::path real = fs::weakly_canonical(path, ec);
   if (ec) return allowed;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Trains the two bundled models exactly as shipped in engine/models/, on the
-# public-domain JSB Chorales only. Each takes ~10-20 minutes on a 2-core
-# machine (one thread each; run them one after the other or side by side).
-# Usage: scripts/train-default-models.sh [events|pianoroll]... (default: both)
+# Trains the bundled models exactly as shipped in engine/models/: events and
+# pianoroll on the public-domain JSB Chorales only (each ~10-20 minutes on a
+# 2-core machine, one thread each), accompany with roles on JSB and the
+# Nottingham lead sheets (scripts/train-events-roles.sh; see its model card).
+# Usage: scripts/train-default-models.sh [events|pianoroll|accompany]... (default: all three)
 # Writes to engine/models/ (set OUT_DIR to write elsewhere).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +23,10 @@ train_events() {
     --patience 6 --transpose 5 --seed 1
 }
 
-for which in "${@:-pianoroll events}"; do
+train_accompany() {
+  EPOCHS=${ACCOMPANY_EPOCHS:-25} NEXTBEAT=$nextbeat "$root/scripts/train-events-roles.sh" "$out/accompany.nbm" --max-time 50m
+}
+
+for which in "${@:-pianoroll events accompany}"; do
   for w in $which; do "train_$w"; done
 done

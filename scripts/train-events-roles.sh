@@ -6,11 +6,8 @@
 # the Nottingham lead sheets (midi/: the melody is the performer, the chords
 # nextbeat's; jukedeck's files are GPLv3, the tunes traditional).
 #
-# Measured here (2026-11-30, 2 cores shared with four builds, load 7-11):
-# 10 epochs, 2,246 steps, 1 h 05 min, valid 0.709 nats/token (nextbeat's
-# steps only). It is not the bundled default:events yet: on the valid tunes
-# it fits the chords no better than the bundled model and plays more notes
-# (see issue 11's note and engine/models/events.md).
+# The model learns nextbeat's own time (ModelSpec::own_time): at every step
+# its target is nextbeat's next event, across the performer's notes.
 #
 # Usage: scripts/train-events-roles.sh [OUT.nbm] [extra train options...]
 set -euo pipefail
@@ -23,4 +20,4 @@ exec "$nextbeat" train --data "$shared/jsb_chorales/jsb-chorales-16th-satb-midi.
   "$shared/nottingham/nottingham-jukedeck-trainvalid.tar.gz" \
   --include 'jsb-chorales-16th-satb-midi/*.mid' --include '*/midi/*.mid' --roles \
   --codec events --out "$out" --embed 256 --hidden 256 --layers 2 --dropout 0.3 --batch 16 --window 256 \
-  --lr 3e-3 --epochs "${EPOCHS:-10}" --patience 4 --transpose 5 --seed 1 --threads 1 "$@"
+  --lr 3e-3 --epochs "${EPOCHS:-10}" --patience 4 --transpose 5 --seed 1 --threads 2 "$@"

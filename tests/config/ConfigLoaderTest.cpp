@@ -211,6 +211,16 @@ TEST_CASE("command-line overrides are applied over the file and checked the same
     REQUIRE(issues.size() == 1);
     CHECK_THAT(issues[0].message, Catch::Contains("expected a number in 0..8"));
   }
+  SECTION("the bundled models by name") {
+    for (const char* name : {"default:events", "default:accompany", "default:pianoroll"}) {
+      const Config a = load_config_string("", "f.toml", std::vector<std::string>{std::string("model.path=") + name});
+      CHECK(a.model.path == name);
+    }
+    const auto issues =
+        issues_of([&] { load_config_string("", "f.toml", std::vector<std::string>{"model.path=default:drums"}); });
+    REQUIRE(issues.size() == 1);
+    CHECK_THAT(issues[0].message, Catch::Contains("default:events | default:accompany | default:pianoroll"));
+  }
   SECTION("unknown keys get a suggestion") {
     const std::vector<std::string> bad{"sampling.tempreature=0.5"};
     const auto issues = issues_of([&] { load_config_string("", "f.toml", bad); });

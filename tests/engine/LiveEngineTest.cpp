@@ -127,6 +127,30 @@ TEST_CASE("accompany plays every beat alongside the performer", "[unit][live]") 
   CHECK(rig.recorder.sounding.empty());
 }
 
+TEST_CASE("default:accompany plays along at the accompaniment's pace, not the melody's", "[unit][live]") {
+  // Over the same 16-beat melody (quarter notes), three seeds each.
+  const auto notes_per_beat = [](const char* model) {
+    std::size_t notes = 0;
+    for (const std::int64_t seed : {1, 2, 3}) {
+      auto c = base_config(config::Mode::kAccompany);
+      c.sampling.seed = seed;
+      Rig rig(c, model);
+      rig.play_phrase(2);
+      const std::size_t from = rig.recorder.events.size();
+      rig.play_phrase(16);
+      notes += rig.own_notes_since(from);
+      rig.drain();
+      CHECK(rig.recorder.sounding.empty());
+    }
+    return static_cast<double>(notes) / (3 * 16);
+  };
+  const double accompany = notes_per_beat("default:accompany");
+  const double events = notes_per_beat("default:events");
+  INFO("notes per beat: default:accompany " << accompany << ", default:events " << events);
+  CHECK(accompany > 0.25);           // it plays along
+  CHECK(accompany < events * 0.75);  // measured 2026-12: 2.65 against 4.27 (seeds 1-3)
+}
+
 TEST_CASE("a rollout that misses its deadline is dropped, the fallback plays and the miss is counted", "[unit][live]") {
   auto c = base_config(config::Mode::kAccompany);
   c.engine.latency_budget_ms = 5;

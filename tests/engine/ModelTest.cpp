@@ -411,6 +411,18 @@ TEST_CASE("the spec's parameter floor is below what the network allocates", "[un
 TEST_CASE("bundled models are found by name", "[unit][model]") {
   CHECK_THROWS_WITH(resolve_model_path("default:nosuch"), Catch::Contains("bundled model not found"));
   CHECK_THROWS_WITH(resolve_model_path("/nonexistent/model.nbm"), Catch::Contains("no such model file"));
+  // Names come over OSC too: a bundled name never leaves the model directories.
+  for (const char* name : {"default:../models/events", "default:/etc/passwd", "default:", "default:Events"})
+    CHECK_THROWS_WITH(resolve_model_path(name), Catch::Contains("a word of a-z, 0-9, _ and -"));
+}
+
+TEST_CASE("default:accompany is a roles model with nextbeat's own time", "[unit][model]") {
+  const LstmModel model = LstmModel::load(resolve_model_path("default:accompany"));
+  CHECK(model.spec().roles);
+  CHECK(model.spec().own_time);
+  CHECK(model.spec().codec.kind == CodecKind::kEvents);
+  CHECK(model.parameter_count() < 3'000'000);
+  CHECK(model.provenance()["command"].get<std::string>().find("--roles") != std::string::npos);
 }
 
 TEST_CASE("the bundled models load by name and continue a prime", "[unit][model]") {
