@@ -1,5 +1,6 @@
 #include "config/Schema.h"
 
+#include "config/BundledModelNames.h"
 #include "config/Controls.h"
 #include "config/NumberText.h"
 
@@ -195,12 +196,11 @@ class SectionBuilder {
 std::vector<FieldSpec> build_schema() {
   std::vector<FieldSpec> f;
   SectionBuilder<ModelConfig>(f, "model", &Config::model)
-      .string("path", &ModelConfig::path,
-              "a model file path, or default:events | default:accompany | default:pianoroll",
+      .string("path", &ModelConfig::path, "a model file path, or " + bundled_model_list(),
               [](std::string_view p) {
                 if (p.empty()) return false;
                 if (!p.starts_with("default:")) return true;
-                return p == "default:events" || p == "default:accompany" || p == "default:pianoroll";
+                return is_bundled_model(p);
               })
       .choice("device", &ModelConfig::device)
       .choice("precision", &ModelConfig::precision)

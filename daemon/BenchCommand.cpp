@@ -24,6 +24,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "config/BundledModelNames.h"
 #include "config/ConfigLoader.h"
 #include "daemon/Commands.h"
 #include "daemon/LiveBench.h"
@@ -401,9 +402,8 @@ Subcommand add_bench_command(CLI::App& parent) {
   auto* app = parent.add_subcommand("bench",
                                     "Measure the live path: step and rollout latency, deadline misses, "
                                     "start-up, memory (figures, not a test)");
-  app->add_option(
-      "--model,-m", options->model,
-      "Model file, or default:events | default:accompany | default:pianoroll (default: the config's model.path)");
+  app->add_option("--model,-m", options->model,
+                  "Model file, or " + config::bundled_model_list() + " (default: the config's model.path)");
   app->add_option("--size", options->size,
                   "Bench a fresh events model of this size instead, LAYERSxHIDDEN (e.g. 3x512)");
   app->add_option("--config,-c", options->config_path,

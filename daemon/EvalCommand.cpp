@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "config/BundledModelNames.h"
 #include "daemon/Commands.h"
 #include "engine/model/Model.h"
 #include "engine/offline/Dataset.h"
@@ -180,7 +181,7 @@ int run_eval(const EvalArgs& a) {
 Subcommand add_eval_command(CLI::App& parent) {
   auto args = std::make_shared<EvalArgs>();
   auto* cmd = parent.add_subcommand("eval", "Evaluate a model: NLL on a split and generation metrics");
-  cmd->add_option("--model", args->model, "A model file, or default:events | default:accompany | default:pianoroll");
+  cmd->add_option("--model", args->model, "A model file, or " + config::bundled_model_list());
   cmd->add_option("--data", args->data, "A directory, file, archive or piano-roll JSON")
       ->required()
       ->check(CLI::ExistingPath);

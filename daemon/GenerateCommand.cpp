@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "config/BundledModelNames.h"
 #include "daemon/Commands.h"
 #include "engine/model/Model.h"
 #include "engine/music/AbcImport.h"
@@ -94,7 +95,7 @@ Subcommand add_generate_command(CLI::App& parent) {
   auto args = std::make_shared<GenerateArgs>();
   auto& c = args->options.controls;
   auto* cmd = parent.add_subcommand("generate", "Continue a MIDI (or ABC) file with a model");
-  cmd->add_option("--model", args->model, "A model file, or default:events | default:accompany | default:pianoroll");
+  cmd->add_option("--model", args->model, "A model file, or " + config::bundled_model_list());
   cmd->add_option("--prime", args->prime, "The MIDI (.mid) or ABC (.abc) file to continue")
       ->required()
       ->check(CLI::ExistingFile);

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "config/BundledModelNames.h"
 #include "config/ConfigLoader.h"
 #include "daemon/Commands.h"
 #include "engine/model/Model.h"
@@ -189,7 +190,7 @@ Subcommand add_jam_command(CLI::App& parent) {
       "Play the live engine against the performer part of a MIDI file (no keyboard needed): writes the duet and "
       "scores it against the file's own accompaniment");
   cmd->add_option("--model", args->model,
-                  "A model file, or default:events | default:accompany | default:pianoroll (default: model.path)");
+                  "A model file, or " + config::bundled_model_list() + " (default: model.path)");
   cmd->add_option("--performer", args->performer, "The MIDI file to play along with, or a directory of .mid files")
       ->required()
       ->check(CLI::ExistingPath);

@@ -22,6 +22,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "config/BundledModelNames.h"
 #include "config/ConfigWriter.h"
 #include "config/Controls.h"
 #include "daemon/CrashSilencer.h"
@@ -739,8 +740,7 @@ std::optional<std::string> LiveSession::Impl::refuse_model_path(const std::strin
       (config.model.dirs.empty() ? std::string("none set") : "now " + std::to_string(config.model.dirs.size()) + ")") +
       (config.model.dirs.empty() ? ")" : "");
   const fs::path path(name);
-  if (!path.is_absolute())
-    return "expected an absolute path or default:events | default:accompany | default:pianoroll; " + allowed;
+  if (!path.is_absolute()) return "expected an absolute path or " + config::bundled_model_list() + "; " + allowed;
   std::error_code ec;
   const fs::path real = fs::weakly_canonical(path, ec);
   if (ec) return allowed;

@@ -6,7 +6,7 @@
 
 namespace nextbeat::engine {
 
-// "default:events", "default:accompany" and "default:pianoroll" name the bundled models; anything
+// default:NAME names a bundled model (config/BundledModelNames.h); anything
 // else is a path. Looks in $NEXTBEAT_MODEL_DIR, the installed data directory
 // and the source tree, in that order. Throws ModelFileError when not found.
 std::filesystem::path resolve_model_path(std::string_view name);
