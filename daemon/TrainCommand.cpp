@@ -34,6 +34,7 @@ struct TrainArgs {
   bool no_position_inputs = false;
   bool roles = false;
   std::string performer_part;
+  bool solo_copies = false;
   bool rotate_parts = false;
   std::vector<std::string> include;
   bool no_informed_init = false;
@@ -168,6 +169,7 @@ int run_train(TrainArgs& a) {
   dataset_options.valid_fraction = a.valid_fraction;
   dataset_options.include = a.include;
   dataset_options.rotate_parts = a.rotate_parts;
+  dataset_options.solo_copies = a.solo_copies;
   if (a.roles) {
     try {
       dataset_options.roles = parse_part_choice(a.performer_part);
@@ -191,7 +193,9 @@ int run_train(TrainArgs& a) {
       {"nextbeat_version", NEXTBEAT_VERSION},
       {"dataset", {{"train", data.train.size()}, {"valid", data.valid.size()}, {"test", data.test.size()}}}};
   if (dataset_options.roles) {
-    o.provenance["roles"] = {{"performer_part", describe(*dataset_options.roles)}, {"rotate_parts", a.rotate_parts}};
+    o.provenance["roles"] = {{"performer_part", describe(*dataset_options.roles)},
+                             {"rotate_parts", a.rotate_parts},
+                             {"solo_copies", a.solo_copies}};
   }
 
   ProgressReporter reporter(isatty(STDERR_FILENO) != 0, o.log_every);
@@ -243,6 +247,9 @@ Subcommand add_train_command(CLI::App& parent) {
                   "number (track) or name; empty: the first track with notes");
   cmd->add_flag("--rotate-parts", args->rotate_parts,
                 "With --roles, read each train file once per part as the performer (augmentation)");
+  cmd->add_flag("--solo-copies", args->solo_copies,
+                "With --roles, also read each file once with every part nextbeat's, so that the model plays "
+                "alone too (generate; continue and call-response after the performer stops)");
   cmd->add_option("--include", args->include,
                   "Only music files whose path below a directory or archive input matches one of these globs "
                   "(e.g. '*/midi/*.mid')");

@@ -178,12 +178,19 @@ class Loader {
     }
     std::set<int> tracks;
     for (const Note& note : score.notes) tracks.insert(note.track);
+    const Split where = split.value_or(split_by_hash(path.filename().string(), options_.valid_fraction));
+    if (options_.solo_copies) {
+      Score solo = score;
+      for (Note& note : solo.notes) note.source = kAccompanimentRole;
+      add(codec_.encode(solo), where, path);
+    }
     if (tracks.size() < 2) {
-      warn(readable(score.source.empty() ? path.string() : score.source) +
-           ": one part only, nothing of nextbeat's to learn with roles; skipped");
+      if (!options_.solo_copies) {
+        warn(readable(score.source.empty() ? path.string() : score.source) +
+             ": one part only, nothing of nextbeat's to learn with roles; skipped");
+      }
       return;
     }
-    const Split where = split.value_or(split_by_hash(path.filename().string(), options_.valid_fraction));
     const PartMatcher chosen(score, *options_.roles);
     assign_roles(score, *options_.roles);
     add(codec_.encode(score), where, path);

@@ -342,6 +342,33 @@ TEST_CASE("dataset: rotate_parts reads a train file once per part as the perform
   CHECK(performer_low_notes(data.valid[0]) == std::pair{0, 4});
 }
 
+TEST_CASE("dataset: solo_copies also reads each file with every part nextbeat's, one-part files that way only") {
+  TempTree tree;
+  tree.score("train/duo.mid", two_parts());
+  tree.score("valid/duo.mid", two_parts());
+  tree.midi("train/solo.mid");
+  const EventCodec codec(CodecSettings{});
+  DatasetOptions options;
+  options.roles = parse_part_choice("name:Melody");
+  options.solo_copies = true;
+  const Dataset data = load_dataset({tree.root}, codec, options);
+  CHECK(data.warnings.empty());
+  // train: duo alone, duo with roles, solo alone; valid: duo alone, duo with roles.
+  REQUIRE(data.train.size() == 3);
+  REQUIRE(data.valid.size() == 2);
+  for (const auto* split : {&data.train, &data.valid}) {
+    std::size_t alone = 0, with_performer = 0;
+    for (const EncodedSequence& sequence : *split) {
+      std::size_t performer_notes = 0;
+      for (const Step& s : sequence.steps) performer_notes += EventLayout::is_note_on(s.token) && s.source == 0;
+      ++(performer_notes == 0 ? alone : with_performer);
+      if (performer_notes > 0) CHECK(performer_notes == 4);  // the melody's four notes
+    }
+    CHECK(with_performer == 1);
+    CHECK(alone == split->size() - 1);
+  }
+}
+
 TEST_CASE("dataset: include globs keep only the matching music files below an input") {
   TempTree tree;
   tree.midi("train/midi/a.mid");
