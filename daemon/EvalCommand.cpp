@@ -28,6 +28,7 @@ struct EvalArgs {
   int steps_per_beat = 1;      // for the baseline, which has no model to say it
   int generate = 16;           // continuations for the generation metrics (0 = none)
   std::string performer_part;  // a model trained with roles: the performer's part of each file
+  bool alone = false;          // a model trained with roles: every part its own, no performer
   double prime_beats = 8;
   double beats = 8;
   std::uint64_t seed = 1;
@@ -99,11 +100,17 @@ int run_eval(const EvalArgs& a) {
     // parts than the performer's), hearing the performer's as it learned to.
     DatasetOptions dataset_options;
     if (spec.roles) dataset_options.roles = parse_part_choice(a.performer_part);
+    if (spec.roles && a.alone) dataset_options.solo = DatasetOptions::Solo::kOnly;
+    if (a.alone && !spec.roles) std::cerr << "note: " << a.model << " has no roles; --alone changes nothing\n";
     const Dataset data = load_dataset(inputs, *codec, dataset_options);
     for (const auto& w : data.warnings) std::cerr << "warning: " << w << '\n';
     const auto& sequences = pick_split(data, a.split);
     const NllResult r = evaluate_nll(model, sequences, !events);
-    report.update({{"model", a.model}, {"protocol", protocol}, {"sequences", r.sequences}, {"nll", r.mean()}});
+    report.update({{"model", a.model},
+                   {"protocol", protocol},
+                   {"alone", a.alone && spec.roles},
+                   {"sequences", r.sequences},
+                   {"nll", r.mean()}});
     if (events) {
       report["tokens"] = r.steps;
     } else {
@@ -158,7 +165,8 @@ int run_eval(const EvalArgs& a) {
   std::cout << report["protocol"].get<std::string>() << " on " << a.split << " of " << report["data"].dump() << ": "
             << report["nll"].get<double>() << (frames ? " nats/frame" : " nats/token") << " over "
             << (frames ? report["frames"] : report["tokens"]) << (frames ? " frames" : " tokens") << " in "
-            << report["sequences"] << " sequences\n";
+            << report["sequences"] << " sequences"
+            << (report.value("alone", false) ? ", every part nextbeat's (--alone)" : "") << '\n';
   if (frames)
     std::cout << "  skipping each first frame (TCN's variant): " << report["nll_skipping_first_frame"] << '\n';
   if (report.contains("frame_accuracy"))
@@ -195,6 +203,9 @@ Subcommand add_eval_command(CLI::App& parent) {
   cmd->add_option("--performer-part", args->performer_part,
                   "For a model trained with roles: the performer's part (as train --performer-part); the figures "
                   "are of the other parts, nextbeat's");
+  cmd->add_flag("--alone", args->alone,
+                "For a model trained with roles: every part is nextbeat's and there is no performer, as when it "
+                "plays alone (generate; trained with --solo-copies)");
   cmd->add_option("--generate", args->generate, "Continuations for the generation metrics (0 = none)")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--prime-beats", args->prime_beats, "Beats of each piece that prime a continuation")

@@ -148,6 +148,7 @@ int run_train(TrainArgs& a) {
   spec.codec.steps_per_beat = a.steps_per_beat;
   spec.position_inputs = !a.no_position_inputs;
   spec.roles = a.roles;
+  spec.plays_alone = a.roles && a.solo_copies;
   spec.own_time = a.roles;  // every roles model since 2026-12 (ModelSpec::own_time)
   const bool tokens = step_form(spec.codec.kind) == StepForm::kToken;
   const std::string head = a.head.empty() ? (tokens ? "softmax" : "nade") : a.head;
@@ -155,6 +156,10 @@ int run_train(TrainArgs& a) {
   if (!head_fits(spec.head, step_form(spec.codec.kind))) {
     std::cerr << "nextbeat train: --head " << head << " does not fit the " << a.codec
               << " codec (events: softmax; pianoroll: sigmoid or nade)\n";
+    return 2;
+  }
+  if (a.solo_copies && !a.roles) {
+    std::cerr << "nextbeat train: --solo-copies needs --roles (without roles every part is already the model's)\n";
     return 2;
   }
   if (spec.roles && (!tokens || !spec.position_inputs)) {
@@ -169,7 +174,7 @@ int run_train(TrainArgs& a) {
   dataset_options.valid_fraction = a.valid_fraction;
   dataset_options.include = a.include;
   dataset_options.rotate_parts = a.rotate_parts;
-  dataset_options.solo_copies = a.solo_copies;
+  if (a.solo_copies) dataset_options.solo = DatasetOptions::Solo::kAlso;
   if (a.roles) {
     try {
       dataset_options.roles = parse_part_choice(a.performer_part);

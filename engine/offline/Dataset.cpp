@@ -179,13 +179,14 @@ class Loader {
     std::set<int> tracks;
     for (const Note& note : score.notes) tracks.insert(note.track);
     const Split where = split.value_or(split_by_hash(path.filename().string(), options_.valid_fraction));
-    if (options_.solo_copies) {
+    if (options_.solo != DatasetOptions::Solo::kNone) {
       Score solo = score;
       for (Note& note : solo.notes) note.source = kAccompanimentRole;
       add(codec_.encode(solo), where, path);
+      if (options_.solo == DatasetOptions::Solo::kOnly) return;
     }
     if (tracks.size() < 2) {
-      if (!options_.solo_copies) {
+      if (options_.solo == DatasetOptions::Solo::kNone) {
         warn(readable(score.source.empty() ? path.string() : score.source) +
              ": one part only, nothing of nextbeat's to learn with roles; skipped");
       }

@@ -37,12 +37,15 @@ struct DatasetOptions {
   // performer (the soprano, then the alto... of a chorale): augmentation.
   // Valid and test files keep `roles` alone, so their figures compare.
   bool rotate_parts = false;
-  // With roles: each file is also read once with every part nextbeat's and
-  // no performer, one-part files that way only, so that one model learns both
-  // to play along and to play the whole texture alone (generate, and
-  // continue or call-response once the performer stops). In every split, so
-  // that the valid figure weighs both tasks as training does.
-  bool solo_copies = false;
+  // With roles, copies with every part nextbeat's and no performer:
+  //   kAlso  each file is also read that way (train --solo-copies), one-part
+  //          files that way only, so that one model learns both to play along
+  //          and to play the whole texture alone (generate, and continue or
+  //          call-response once the performer stops). In every split, so that
+  //          the valid figure weighs both tasks as training does.
+  //   kOnly  each file is read that way only (eval --alone: the model alone).
+  enum class Solo : std::uint8_t { kNone, kAlso, kOnly };
+  Solo solo = Solo::kNone;
   // Shell globs (fnmatch, '*' crosses '/') over music files' paths below a
   // directory or archive input ("*/midi/*.mid"); empty: every music file.
   std::vector<std::string> include;

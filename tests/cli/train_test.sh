@@ -87,4 +87,28 @@ grep -q "stopped at the time budget" "$tmp/t.out" || fail "no budget message: $(
 "$nextbeat" eval --model "$tmp/t.nbm" --data "$data" >/dev/null 2>"$tmp/err" || fail "budget model: $(cat "$tmp/err")"
 "$nextbeat" train "${tiny[@]}" --max-time 3x --out "$tmp/x.nbm" >/dev/null 2>"$tmp/err" && fail "--max-time 3x accepted"
 grep -q "expected a duration" "$tmp/err" || fail "bad duration error: $(cat "$tmp/err")"
+# Roles with solo copies: the model file says it plays alone, and eval --alone
+# scores it with every part its own (five SATB chorales, soprano the performer).
+satb=$src/tests/data/jsb_chorales
+roles=(--data "$satb" --codec events --embed 16 --hidden 24 --layers 1 --batch 2 --window 32 --lr 0.01 --warmup 2
+       --epochs 1 --seed 7 --roles)
+"$nextbeat" train "${roles[@]}" --solo-copies --out "$tmp/r.nbm" >"$tmp/r.out" 2>"$tmp/r.err" \
+  || fail "train --roles --solo-copies: $(cat "$tmp/r.err")"
+grep -q "4 train / 2 valid / 4 test sequences" "$tmp/r.err" \
+  || fail "solo copies not read: $(grep '^data:' "$tmp/r.err")"
+"$nextbeat" eval --model "$tmp/r.nbm" --data "$satb" --alone --generate 1 --prime-beats 4 --beats 4 --json \
+  >"$tmp/r.json" 2>"$tmp/err" || fail "eval --alone: $(cat "$tmp/err")"
+"$nextbeat" eval --model "$tmp/r.nbm" --data "$satb" --generate 1 --prime-beats 4 --beats 4 --json >"$tmp/r2.json" \
+  2>"$tmp/err" || fail "eval: $(cat "$tmp/err")"
+/usr/bin/python3 - "$tmp/r.json" "$tmp/r2.json" <<'PY' || fail "eval --alone report: $(cat "$tmp/r.json")"
+import json, sys
+alone, along = (json.load(open(f)) for f in sys.argv[1:])
+assert alone["alone"] is True and along["alone"] is False, (alone, along)
+# Alone its continuation is compared with all four voices', along with the soprano with three.
+real = lambda r: r["generation"]["reference_real_continuations"]["notes"]
+assert real(alone) > real(along) > 0, (real(alone), real(along))
+PY
+"$nextbeat" train "${roles[@]/--roles/--solo-copies}" --out "$tmp/x.nbm" >/dev/null 2>"$tmp/err" \
+  && fail "--solo-copies without --roles accepted"
+grep -q "solo-copies needs --roles" "$tmp/err" || fail "--solo-copies error: $(cat "$tmp/err")"
 echo "train/eval/generate: ok"

@@ -350,7 +350,7 @@ TEST_CASE("dataset: solo_copies also reads each file with every part nextbeat's,
   const EventCodec codec(CodecSettings{});
   DatasetOptions options;
   options.roles = parse_part_choice("name:Melody");
-  options.solo_copies = true;
+  options.solo = DatasetOptions::Solo::kAlso;
   const Dataset data = load_dataset({tree.root}, codec, options);
   CHECK(data.warnings.empty());
   // train: duo alone, duo with roles, solo alone; valid: duo alone, duo with roles.
