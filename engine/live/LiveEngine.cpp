@@ -191,10 +191,11 @@ void LiveEngine::step(const Step& s) noexcept {
   stats_.model_steps.fetch_add(1, std::memory_order_relaxed);
 }
 
-void LiveEngine::feed_note(std::int64_t tick, int pitch, int velocity, std::uint8_t source) noexcept {
+void LiveEngine::feed_note(std::int64_t tick, int pitch, int velocity, bool own) noexcept {
+  const std::uint8_t source = own ? self_source_ : performer_source();
   tick = std::max(tick, last_tick_);
   last_tick_ = tick;
-  if (!priming_) remember(tick, pitch, velocity);
+  if (!priming_) remember(tick, pitch, velocity, own);
   stream_->note(tick, pitch, velocity, source, [this](const Step& s) noexcept { step(s); });
 }
 
@@ -202,15 +203,20 @@ void LiveEngine::feed_own_until(std::int64_t tick) noexcept {
   std::size_t n = 0;
   while (n < own_pending_.size() && own_pending_[n].tick <= tick) {
     const OwnEvent& e = own_pending_[n];
-    feed_note(e.tick, e.pitch, e.velocity, self_source_);
+    feed_note(e.tick, e.pitch, e.velocity, true);
     ++n;
   }
   own_pending_.erase(own_pending_.begin(), own_pending_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
-void LiveEngine::remember(std::int64_t tick, int pitch, int velocity) noexcept {
+std::uint8_t LiveEngine::performer_source() const noexcept {
+  return model_->spec().plays_alone && settings_->engine.mode == config::Mode::kContinue ? kRolesSelfSource
+                                                                                         : kPerformerSource;
+}
+
+void LiveEngine::remember(std::int64_t tick, int pitch, int velocity, bool own) noexcept {
   context_[context_head_] = ContextEvent{static_cast<double>(tick) / tpb_, static_cast<std::uint8_t>(pitch),
-                                         static_cast<std::uint8_t>(velocity)};
+                                         static_cast<std::uint8_t>(velocity), own};
   context_head_ = (context_head_ + 1) % context_.size();
   context_size_ = std::min(context_size_ + 1, context_.size());
 }
@@ -228,7 +234,7 @@ void LiveEngine::prime() noexcept {
     const ContextEvent& e = context_[(first + i) % context_.size()];
     const std::int64_t tick = std::llround(e.beat * tpb_);
     if (tick < start) continue;
-    feed_note(tick, e.pitch, e.velocity, kPerformerSource);
+    feed_note(tick, e.pitch, e.velocity, e.own);
   }
   // Pianoroll: the frames up to now close (events: nothing to feed without an event).
   stream_->advance(now_tick, kPerformerSource, [this](const Step& s) noexcept { step(s); });
@@ -347,7 +353,7 @@ void LiveEngine::performer_note(const InputEvent& event, bool on) noexcept {
     chord_finder_.window().note_off(event.a, beat);
     if (event.a == last_melody_pitch_) last_melody_beat_ = beat;
   }
-  feed_note(tick, event.a, on ? std::clamp<int>(event.b, 1, 127) : 0, kPerformerSource);
+  feed_note(tick, event.a, on ? std::clamp<int>(event.b, 1, 127) : 0, false);
   const std::int64_t done = now();
   stats_.step_ns.add(done - event.time_ns);
   stats_.step_compute_ns.add(done - started);
@@ -697,7 +703,7 @@ void LiveEngine::cancel_own() noexcept {
   own_pending_.clear();
   for (std::size_t p = 0; p < 128; ++p) {
     if (own_on_since_[p] < 0) continue;
-    if (own_on_since_[p] <= tick) feed_note(tick, static_cast<int>(p), 0, self_source_);
+    if (own_on_since_[p] <= tick) feed_note(tick, static_cast<int>(p), 0, true);
     own_on_since_[p] = -1;
   }
   own_silent_.reset();

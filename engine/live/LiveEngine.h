@@ -137,7 +137,8 @@ class LiveEngine {
   // kRolesSelfSource in every mode: it learned to predict that part only.
   // In continue mode too: fed as the performer's, its own notes would be
   // answered as if they were the melody, while what it predicts is still
-  // its part (self_source()).
+  // its part (self_source()). A roles model that plays alone hears the
+  // performer's notes as its own in continue mode (performer_source()).
   static constexpr std::uint8_t kPerformerSource = 0;
   static constexpr std::uint8_t kRolesSelfSource = 1;
   static constexpr int kMaxNotesPerBeat = 24;
@@ -190,6 +191,10 @@ class LiveEngine {
   const BeatClock& clock() const noexcept { return clock_; }
   // The source nextbeat's own notes are fed as, for the model now in use.
   std::uint8_t self_source() const noexcept { return self_source_; }
+  // The source the performer's notes are fed as: kPerformerSource, but
+  // kRolesSelfSource in continue mode with a model that plays alone
+  // (ModelSpec::plays_alone).
+  std::uint8_t performer_source() const noexcept;
   // Listening to harmony (KeyFinder.h): the performer's key as estimated
   // (followed when sampling.key = "auto") and the chord estimated at the last
   // beat (biasing the sampler when sampling.chord_follow > 0). Engine thread, or tests.
@@ -204,6 +209,7 @@ class LiveEngine {
     double beat = 0;
     std::uint8_t pitch = 0;
     std::uint8_t velocity = 0;  // 0 = note-off
+    bool own = false;           // nextbeat's note, not the performer's
   };
 
   void set_model(std::unique_ptr<LstmModel> model);
@@ -220,12 +226,13 @@ class LiveEngine {
   std::int64_t time_of_tick(std::int64_t tick) const noexcept;
 
   // Feeding the live state.
-  void feed_note(std::int64_t tick, int pitch, int velocity, std::uint8_t source) noexcept;
+  // `own`: nextbeat's note (fed as self_source_), else the performer's (performer_source()).
+  void feed_note(std::int64_t tick, int pitch, int velocity, bool own) noexcept;
   void feed_own_until(std::int64_t tick) noexcept;
   void step(const Step& s) noexcept;
   void rebase() noexcept;
   void prime() noexcept;
-  void remember(std::int64_t tick, int pitch, int velocity) noexcept;
+  void remember(std::int64_t tick, int pitch, int velocity, bool own) noexcept;
 
   // Inputs.
   void performer_note(const InputEvent& event, bool on) noexcept;

@@ -36,7 +36,8 @@ nlohmann::json spec_to_json(const ModelSpec& spec) {
           {"dropout", spec.dropout},
           {"position_inputs", spec.position_inputs},
           {"roles", spec.roles},
-          {"own_time", spec.own_time}};
+          {"own_time", spec.own_time},
+          {"plays_alone", spec.plays_alone}};
 }
 
 namespace {
@@ -109,6 +110,12 @@ ModelSpec spec_from_json(const nlohmann::json& json, const std::string& source) 
     if (!json["own_time"].is_boolean()) throw ModelFileError(where + ".own_time: expected true or false");
     spec.own_time = json["own_time"].get<bool>();
     if (spec.own_time && !spec.roles) throw ModelFileError(where + ".own_time: needs roles: true");
+  }
+  // Files written before plays_alone existed have no field: roles models then only accompanied.
+  if (json.contains("plays_alone")) {
+    if (!json["plays_alone"].is_boolean()) throw ModelFileError(where + ".plays_alone: expected true or false");
+    spec.plays_alone = json["plays_alone"].get<bool>();
+    if (spec.plays_alone && !spec.roles) throw ModelFileError(where + ".plays_alone: needs roles: true");
   }
 
   const int expected_input = step_input_size(spec.codec);

@@ -45,6 +45,13 @@ struct ModelSpec {
   // was learned from the last event of either part and played at the
   // melody's rate. See input_source() and TrainingBatch.cpp.
   bool own_time = false;
+  // Roles, and trained as well on every part as nextbeat's with no performer
+  // (train --solo-copies): the model plays alone too, as a model without
+  // roles does. Live, in continue mode, the performer's notes are fed as its
+  // own (source 1): continue plays on in the performer's style, so it goes
+  // on with their music as if it had played it, the way it learned to play
+  // alone. Without it, a roles model only ever accompanies.
+  bool plays_alone = false;
   int output_size() const { return input_size; }
   bool operator==(const ModelSpec&) const = default;
 };

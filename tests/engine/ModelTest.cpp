@@ -548,4 +548,16 @@ TEST_CASE("a model file records whether it was trained with roles; a file from b
   json["own_time"] = true;
   json["roles"] = false;
   CHECK_THROWS_WITH(spec_from_json(json, "m.nbm"), Catch::Contains("own_time: needs roles: true"));
+
+  spec.plays_alone = true;
+  json = spec_to_json(spec);
+  CHECK(spec_from_json(json, "m.nbm").plays_alone);
+  json.erase("plays_alone");  // a roles file from before: it only accompanies
+  CHECK_FALSE(spec_from_json(json, "m.nbm").plays_alone);
+  json["plays_alone"] = 1;
+  CHECK_THROWS_WITH(spec_from_json(json, "m.nbm"), Catch::Contains("plays_alone: expected true or false"));
+  json["plays_alone"] = true;
+  json["roles"] = false;
+  json.erase("own_time");
+  CHECK_THROWS_WITH(spec_from_json(json, "m.nbm"), Catch::Contains("plays_alone: needs roles: true"));
 }
