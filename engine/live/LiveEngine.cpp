@@ -26,6 +26,10 @@ constexpr double kOffbeatWeight = 0.5;
 // The last melody note counts as sounding (for clashes) this long after it
 // ended: the rollout runs just before the beat, between two notes.
 constexpr double kMelodyEchoBeats = 1.0;
+// A note of nextbeat's that began at most this long before the performer's
+// clashing note is still moved (the outputs end it and start the new pitch):
+// within the time two players hear as together.
+constexpr std::int64_t kRetuneLateNs = 30'000'000;
 
 SamplingControls sampling_controls(const config::SamplingConfig& s,
                                    const std::optional<DetectedKey>& detected) noexcept {
@@ -84,6 +88,7 @@ LiveEngine::LiveEngine(std::unique_ptr<LstmModel> model, const config::Config& c
   last_plan_.reserve(1024);
   context_.resize(kContextCapacity);
   own_on_since_.fill(-1);
+  reset_out_pitches();
   cc_last_.fill(-1);
   use_clock_source();
   set_model(std::move(model));
@@ -323,6 +328,7 @@ void LiveEngine::performer_note(const InputEvent& event, bool on) noexcept {
   // a model step): a flood of them, or the off of a shed note-on, is ignored.
   if (!on && !performer_held_.test(static_cast<std::size_t>(event.a))) return;
   const std::int64_t tick = tick_at(event.time_ns);
+  if (on) avoid_clashes(event.a, tick);  // before the notes of this tick are fed as they were planned
   feed_own_until(tick);
   const std::int64_t started = now();  // the event's own steps from here
   const auto pitch = static_cast<std::size_t>(event.a);
@@ -662,11 +668,78 @@ void LiveEngine::play_fallback(std::int64_t beat) noexcept {
   }
 }
 
+void LiveEngine::reset_out_pitches() noexcept {
+  for (std::size_t p = 0; p < out_pitch_.size(); ++p) out_pitch_[p] = static_cast<std::uint8_t>(p);
+}
+
+void LiveEngine::avoid_clashes(int pitch, std::int64_t tick) noexcept {
+  if (!(settings_->sampling.chord_follow > 0) || plan_.empty()) return;
+  PitchClassSet held;
+  held.set(static_cast<std::size_t>(pitch % kPitchClasses));
+  for (std::size_t p = 0; p < 128; ++p)
+    if (performer_held_[p]) held.set(p % kPitchClasses);
+  const PitchClassSet clashes = clashing_classes(held);
+  const PitchClassSet chord = chord_ ? chord_->tones() : PitchClassSet();
+  const auto pc = [](int p) { return static_cast<std::size_t>(p % kPitchClasses); };
+  const auto index = [](int p) { return static_cast<std::size_t>(p); };
+  // plan_ holds what was sent (its pitches as sent); out_pitch_ the notes
+  // that sound under another pitch than the model's until their note-off.
+  const auto model_pitch_of = [&](int sent) {
+    for (std::size_t q = 0; q < 128; ++q)
+      if (out_pitch_[q] == sent && static_cast<int>(q) != sent) return static_cast<int>(q);
+    return sent;
+  };
+  const auto taken = [&](int p) {
+    if (own_on_since_[index(p)] >= 0 || model_pitch_of(p) != p) return true;
+    return std::any_of(plan_.begin(), plan_.end(), [&](const OwnEvent& e) { return e.pitch == p; });
+  };
+  for (std::size_t i = 0; i < plan_.size(); ++i) {
+    OwnEvent& on = plan_[i];
+    if (on.tick < tick || on.velocity == 0 || !sounds(on.role) || !clashes[pc(on.pitch)]) continue;
+    if (time_of_tick(on.tick) < now() - kRetuneLateNs) continue;  // it has sounded a while: no change mid-note
+    // Its end: sent with it, or still to come (the note goes on past this beat).
+    const auto off = std::find_if(plan_.begin() + static_cast<std::ptrdiff_t>(i) + 1, plan_.end(),
+                                  [&](const OwnEvent& e) { return e.pitch == on.pitch && e.velocity == 0; });
+    if (off == plan_.end() && !fed(on.role)) continue;  // density's extra notes end within their beat
+    int best = -1;
+    int best_cost = std::numeric_limits<int>::max();
+    for (const int step : {-1, 1, -2, 2}) {
+      const int candidate = on.pitch + step;
+      if (!sampler_.allows(candidate) || clashes[pc(candidate)] || taken(candidate)) continue;
+      const int cost = 2 * std::abs(step) + (chord[pc(candidate)] ? 0 : 3);  // a chord tone 2 away beats a step
+      if (cost < best_cost) {
+        best = candidate;
+        best_cost = cost;
+      }
+    }
+    if (best < 0) continue;  // nothing near fits: it stays
+    out_.emit(OutputEvent{.time_ns = time_of_tick(on.tick),
+                          .kind = OutputKind::kRetune,
+                          .channel = static_cast<std::uint8_t>(settings_->channel - 1),
+                          .pitch = on.pitch,
+                          .velocity = on.velocity,
+                          .to_pitch = static_cast<std::uint8_t>(best)});
+    // The model keeps the note it chose; only what sounds moves. A note-off
+    // sent already is retuned with it by the outputs; one still to come is
+    // sent under the new pitch (emit_note).
+    if (off == plan_.end())
+      out_pitch_[index(model_pitch_of(on.pitch))] = static_cast<std::uint8_t>(best);
+    else
+      off->pitch = static_cast<std::uint8_t>(best);
+    on.pitch = static_cast<std::uint8_t>(best);
+    stats_.retuned.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void LiveEngine::emit_note(std::int64_t tick, int pitch, int velocity) noexcept {
+  // A note moved off a clash (avoid_clashes) ends under the pitch it sounds at.
+  const std::uint8_t sent =
+      velocity > 0 ? static_cast<std::uint8_t>(pitch) : out_pitch_[static_cast<std::size_t>(pitch)];
+  out_pitch_[static_cast<std::size_t>(pitch)] = static_cast<std::uint8_t>(pitch);
   out_.emit(OutputEvent{.time_ns = time_of_tick(tick),
                         .kind = velocity > 0 ? OutputKind::kNoteOn : OutputKind::kNoteOff,
                         .channel = static_cast<std::uint8_t>(settings_->channel - 1),
-                        .pitch = static_cast<std::uint8_t>(pitch),
+                        .pitch = sent,
                         .velocity = static_cast<std::uint8_t>(velocity)});
   if (velocity > 0) stats_.notes_out.fetch_add(1, std::memory_order_relaxed);
 }
@@ -707,6 +780,7 @@ void LiveEngine::cancel_own() noexcept {
     own_on_since_[p] = -1;
   }
   own_silent_.reset();
+  reset_out_pitches();
   out_.emit(OutputEvent{.time_ns = n, .kind = OutputKind::kAllNotesOff});
   stats_.cancels.fetch_add(1, std::memory_order_relaxed);
   playing_ = false;

@@ -93,6 +93,7 @@ struct EngineStats {
   std::atomic<std::uint64_t> misses{0};       // beats whose rollout missed its deadline
   std::atomic<std::uint64_t> notes_out{0};    // note-ons played by nextbeat
   std::atomic<std::uint64_t> cancels{0};      // own part stopped early (performer, mode, panic...)
+  std::atomic<std::uint64_t> retuned{0};      // planned notes moved off a clash with a later performer note
   LatencyLog step_ns;                         // per performer event: arrival (callback stamp) -> state updated
   LatencyLog step_compute_ns;                 // per performer event: the model steps alone
   LatencyLog rollout_ns;                      // per predicted beat: the rollout's duration
@@ -233,6 +234,14 @@ class LiveEngine {
   void rebase() noexcept;
   void prime() noexcept;
   void remember(std::int64_t tick, int pitch, int velocity, bool own) noexcept;
+  // The performer's note `pitch` at `tick` came after nextbeat planned its
+  // notes: those from `tick` on that would clash with it move to the nearest
+  // pitch (1 or 2 semitones, a chord tone first) that clashes with nothing
+  // the performer holds, is allowed by the key and is not nextbeat's already
+  // (kRetune to the outputs). The model keeps what it chose: only the sound
+  // moves (out_pitch_). With chord_follow > 0 only.
+  void avoid_clashes(int pitch, std::int64_t tick) noexcept;
+  void reset_out_pitches() noexcept;
 
   // Inputs.
   void performer_note(const InputEvent& event, bool on) noexcept;
@@ -290,6 +299,9 @@ class LiveEngine {
   // beat being rolled out / the last beat (for the repeat fallback).
   std::vector<OwnEvent> own_pending_;
   std::array<std::int64_t, 128> own_on_since_{};
+  // The pitch each of the model's notes sounds at: itself, or where
+  // avoid_clashes moved it, until its note-off is sent (emit_note).
+  std::array<std::uint8_t, 128> out_pitch_{};
   std::bitset<128> own_silent_;  // those of own_on_since_ that density left silent (fed, never sounding)
   std::vector<OwnEvent> plan_;
   std::vector<OwnEvent> last_plan_;

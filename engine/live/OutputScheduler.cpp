@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/queues/Retune.h"
+
 namespace nextbeat::engine {
 namespace {
 bool is_note(const OutputEvent& e) {
@@ -20,6 +22,10 @@ void OutputScheduler::add(const OutputEvent& event, std::int64_t now_ns) noexcep
   if (event.kind == OutputKind::kAllNotesOff) {
     pending_.drop_if(is_note);
     end_sounding(now_ns);
+    return;
+  }
+  if (event.kind == OutputKind::kRetune) {
+    retune(event, now_ns);
     return;
   }
   // Events of one time keep the engine's order (Timetable::insert).
@@ -72,6 +78,18 @@ void OutputScheduler::play(const OutputEvent& event, std::int64_t now_ns) noexce
   OutputEvent e = event;
   e.time_ns = std::min(event.time_ns, now_ns);
   out_.emit(e);
+}
+
+void OutputScheduler::retune(const OutputEvent& event, std::int64_t now_ns) noexcept {
+  if (retune_pending(pending_, event) || !sounding_[slot_of(event)]) return;
+  play(OutputEvent{.time_ns = now_ns, .kind = OutputKind::kNoteOff, .channel = event.channel, .pitch = event.pitch},
+       now_ns);
+  play(OutputEvent{.time_ns = now_ns,
+                   .kind = OutputKind::kNoteOn,
+                   .channel = event.channel,
+                   .pitch = event.to_pitch,
+                   .velocity = event.velocity},
+       now_ns);
 }
 
 void OutputScheduler::end_sounding(std::int64_t now_ns) noexcept {

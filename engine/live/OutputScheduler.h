@@ -31,6 +31,8 @@ class OutputScheduler {
   // Takes an event from the engine. kAllNotesOff acts at once: pending note
   // events are dropped and every sounding note ends now. A full table drops
   // a note-on (counted) but never a note-off of a sounding note: that plays at once.
+  // kRetune changes a pending note's pitch (Retune.h), or, if it has just
+  // played, ends it and starts the new pitch now.
   void add(const OutputEvent& event, std::int64_t now_ns) noexcept;
   // Plays every event due at `now_ns`, in time order; skips (and counts)
   // the stale ones (kStaleNs).
@@ -50,6 +52,7 @@ class OutputScheduler {
 
  private:
   void play(const OutputEvent& event, std::int64_t now_ns) noexcept;
+  void retune(const OutputEvent& event, std::int64_t now_ns) noexcept;
   void end_sounding(std::int64_t now_ns) noexcept;
 
   OutputSink& out_;

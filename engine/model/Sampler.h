@@ -72,6 +72,10 @@ class Sampler {
   // The bias chooses which note, not whether to play: it moves probability
   // between NOTE_ON tokens, and together they keep what the model gave them.
   void set_pitch_class_bias(const std::array<float, kPitchClasses>& bias) noexcept;
+  // Whether the key, scale and pitch range allow `pitch` (0..127).
+  bool allows(int pitch) const noexcept {
+    return pitch >= 0 && pitch < 128 && allowed_[static_cast<std::size_t>(pitch)];
+  }
   const std::array<float, kPitchClasses>& pitch_class_bias() const noexcept { return bias_; }
   // Remembers a pitch for the repetition penalty (done by sample_* for notes they pick).
   void note_played(int pitch) noexcept;

@@ -166,6 +166,15 @@ std::optional<Chord> ChordFinder::estimate(double beat, const std::optional<Dete
   return best_triad(window_.histogram(), key);
 }
 
+PitchClassSet clashing_classes(const PitchClassSet& sounding) noexcept {
+  PitchClassSet clashes;
+  for (int m = 0; m < kPitchClasses; ++m) {
+    if (!sounding[static_cast<std::size_t>(m)]) continue;
+    for (int interval : {1, 6, 11}) clashes.set(pc_of(m + interval));
+  }
+  return clashes;
+}
+
 std::array<float, kPitchClasses> harmony_bias(const std::optional<Chord>& chord, const PitchClassSet& sounding,
                                               double weight) noexcept {
   std::array<float, kPitchClasses> bias{};
@@ -176,11 +185,7 @@ std::array<float, kPitchClasses> harmony_bias(const std::optional<Chord>& chord,
     for (std::size_t pc = 0; pc < kPitchClasses; ++pc)
       if (tones[pc]) bias[pc] += w;
   }
-  PitchClassSet clashes;  // once per class, however many sounding notes it clashes with
-  for (int m = 0; m < kPitchClasses; ++m) {
-    if (!sounding[static_cast<std::size_t>(m)]) continue;
-    for (int interval : {1, 6, 11}) clashes.set(pc_of(m + interval));
-  }
+  const PitchClassSet clashes = clashing_classes(sounding);  // once per class, however many notes it clashes with
   for (std::size_t pc = 0; pc < kPitchClasses; ++pc)
     if (clashes[pc]) bias[pc] -= w;
   return bias;

@@ -123,6 +123,10 @@ class ChordFinder {
 std::optional<Chord> best_triad(const PitchClassHistogram& histogram, const std::optional<DetectedKey>& key,
                                 double min_total = 0.2) noexcept;
 
+// The pitch classes that clash (minor 2nd, tritone, major 7th) with any of
+// the `sounding` ones.
+PitchClassSet clashing_classes(const PitchClassSet& sounding) noexcept;
+
 // Per pitch class, in nats: + weight for the chord's tones, - weight for a
 // pitch class that clashes (minor 2nd, tritone, major 7th) with any of the
 // `sounding` performer pitch classes. A note both in the chord and clashing

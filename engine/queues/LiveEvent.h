@@ -46,6 +46,12 @@ enum class OutputKind : std::uint8_t {
   // Drops every pending note event and ends every note still sounding, now
   // (panic, a mode switch, the performer taking over, a model swap, exit).
   kAllNotesOff,
+  // nextbeat's note-on of `pitch` at time_ns (channel, velocity) is to sound
+  // as `to_pitch`, and so is its note-off: the performer's note that came
+  // after it was planned would clash with it (LiveEngine::avoid_clashes).
+  // Consumed by whoever keeps the timetable (OutputScheduler, the audio
+  // output; engine/queues/Retune.h), never sent on.
+  kRetune,
 };
 
 struct OutputEvent {
@@ -54,6 +60,7 @@ struct OutputEvent {
   std::uint8_t channel = 0;  // 0..15
   std::uint8_t pitch = 0;
   std::uint8_t velocity = 0;
+  std::uint8_t to_pitch = 0;  // kRetune
   std::int64_t beat = 0;
 };
 static_assert(std::is_trivially_copyable_v<OutputEvent>);

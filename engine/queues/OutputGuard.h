@@ -56,7 +56,10 @@ class OutputGuard {
 
  private:
   bool owe(const OutputEvent& event) noexcept {
-    if (event.kind == OutputKind::kAllNotesOff) {
+    // A retune that cannot go (LiveEvent.h): the note it names may be one
+    // whose note-off will come under the new pitch, so the old one would
+    // hang. Every note ends instead: a gap, never a stuck note.
+    if (event.kind == OutputKind::kAllNotesOff || event.kind == OutputKind::kRetune) {
       // Ends every note: the owed note-offs go with it.
       owed_.reset();
       owed_count_ = 0;

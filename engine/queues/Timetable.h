@@ -24,6 +24,8 @@ class Timetable {
   // In time order; index 0 is due first.
   const Event& operator[](std::size_t i) const noexcept { return events_[i]; }
   const Event& front() const noexcept { return events_[0]; }
+  // For changes that keep the time (and so the order): a retuned pitch.
+  Event& at(std::size_t i) noexcept { return events_[i]; }
   const Event* begin() const noexcept { return events_.data(); }
   const Event* end() const noexcept { return events_.data() + size_; }
 

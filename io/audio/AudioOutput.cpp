@@ -15,6 +15,7 @@
 
 #include "engine/live/OutputScheduler.h"
 #include "engine/queues/OutputGuard.h"
+#include "engine/queues/Retune.h"
 #include "engine/queues/SpscQueue.h"
 #include "engine/queues/SteadyTime.h"
 #include "engine/queues/Timetable.h"
@@ -29,7 +30,8 @@ constexpr int kChannels = 2;                           // stereo, interleaved
 
 bool is_audio_event(engine::OutputKind kind) {
   return kind == engine::OutputKind::kNoteOn || kind == engine::OutputKind::kNoteOff ||
-         kind == engine::OutputKind::kProgram || kind == engine::OutputKind::kAllNotesOff;
+         kind == engine::OutputKind::kProgram || kind == engine::OutputKind::kAllNotesOff ||
+         kind == engine::OutputKind::kRetune;
 }
 
 // --- Choosing the API and the device ------------------------------------------
@@ -156,6 +158,13 @@ struct AudioOutput::Impl {
           return e.kind == engine::OutputKind::kNoteOn || e.kind == engine::OutputKind::kNoteOff;
         });
         for (int channel = 0; channel < 16; ++channel) fluid_synth_all_notes_off(synth.get(), channel);
+        continue;
+      }
+      if (event.kind == engine::OutputKind::kRetune) {
+        if (!engine::retune_pending(pending, event)) {  // it has just sounded: the new pitch from now
+          fluid_synth_noteoff(synth.get(), event.channel, event.pitch);
+          fluid_synth_noteon(synth.get(), event.channel, event.to_pitch, event.velocity);
+        }
         continue;
       }
       pending.insert(event);

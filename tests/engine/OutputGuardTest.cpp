@@ -73,6 +73,22 @@ TEST_CASE("an owed all-notes-off replaces the owed note-offs and goes out first"
   CHECK(sent[0].time_ns == 1000);
 }
 
+TEST_CASE("a retune that finds the queue full owes an all-notes-off: a gap, never a stuck note", "[unit][queues]") {
+  SpscQueue<OutputEvent> queue(4);
+  OutputGuard guard(queue);
+  while (queue.try_push(note(OutputKind::kBeat, 0, 0))) {
+  }
+  OutputEvent retune = note(OutputKind::kRetune, 61, 500);
+  retune.to_pitch = 60;
+  CHECK(guard.push(retune));
+  CHECK(guard.owes());
+  drain(queue);
+  CHECK(guard.flush());
+  const auto sent = drain(queue);
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].kind == OutputKind::kAllNotesOff);
+}
+
 TEST_CASE("every owed note-off of every key and channel gets through", "[unit][queues]") {
   SpscQueue<OutputEvent> queue(8);
   OutputGuard guard(queue);

@@ -83,3 +83,51 @@ TEST_CASE("after a stall, stale note-ons and beats are skipped and counted; note
   CHECK(s.stale() == 2);           // the note-on of 62 and the beat; 62's note-off is not sent
   CHECK(s.sounding() == 1);
 }
+
+TEST_CASE("a retune moves a pending note and its note-off; one just played is ended and restarted", "[unit][live]") {
+  const auto retune = [](std::int64_t t, int from, int to) {
+    return OutputEvent{.time_ns = t,
+                       .kind = OutputKind::kRetune,
+                       .pitch = static_cast<std::uint8_t>(from),
+                       .velocity = 70,
+                       .to_pitch = static_cast<std::uint8_t>(to)};
+  };
+  Recorder r;
+  OutputScheduler s(r);
+  s.add(note(100, true, 61), 0);
+  s.add(note(400, false, 61), 0);
+  s.add(note(500, true, 61), 0);  // a later note of the same key stays as it was
+  s.add(note(600, false, 61), 0);
+  s.add(retune(100, 61, 60), 50);
+  s.play_due(1000);
+  REQUIRE(r.events.size() == 4);
+  CHECK(r.events[0].pitch == 60);
+  CHECK(r.events[1].pitch == 60);
+  CHECK(r.events[1].kind == OutputKind::kNoteOff);
+  CHECK(r.events[2].pitch == 61);
+  CHECK(r.events[3].pitch == 61);
+  CHECK(s.sounding() == 0);
+  CHECK(r.sounding.empty());
+
+  // Played already: it ends now and the new pitch starts now; its note-off, pending or to come, ends that.
+  Recorder q;
+  OutputScheduler t(q);
+  t.add(note(100, true, 66), 0);
+  t.add(note(900, false, 66), 0);
+  t.play_due(110);
+  t.add(retune(100, 66, 67), 120);
+  REQUIRE(q.events.size() == 3);
+  CHECK(q.events[1].kind == OutputKind::kNoteOff);
+  CHECK(q.events[1].pitch == 66);
+  CHECK(q.events[2].kind == OutputKind::kNoteOn);
+  CHECK(q.events[2].pitch == 67);
+  CHECK(q.events[2].velocity == 70);
+  t.play_due(1000);
+  CHECK(q.events.back().kind == OutputKind::kNoteOff);
+  CHECK(q.events.back().pitch == 67);
+  CHECK(q.sounding.empty());
+  // A retune of a note that never sounded (dropped, stale) starts nothing.
+  t.add(retune(2000, 50, 51), 2100);
+  CHECK(t.sounding() == 0);
+  CHECK(q.sounding.empty());
+}
