@@ -712,21 +712,26 @@ void LiveEngine::avoid_clashes(int pitch, std::int64_t tick) noexcept {
         best_cost = cost;
       }
     }
-    if (best < 0) continue;  // nothing near fits: it stays
+    // Nothing near fits (the key, the performer, nextbeat's own chord): it
+    // does not sound at all, better than a clash.
+    const std::uint8_t to = best < 0 ? kRetuneSilence : static_cast<std::uint8_t>(best);
     out_.emit(OutputEvent{.time_ns = time_of_tick(on.tick),
                           .kind = OutputKind::kRetune,
                           .channel = static_cast<std::uint8_t>(settings_->channel - 1),
                           .pitch = on.pitch,
                           .velocity = on.velocity,
-                          .to_pitch = static_cast<std::uint8_t>(best)});
+                          .to_pitch = to});
     // The model keeps the note it chose; only what sounds moves. A note-off
     // sent already is retuned with it by the outputs; one still to come is
-    // sent under the new pitch (emit_note).
-    if (off == plan_.end())
-      out_pitch_[index(model_pitch_of(on.pitch))] = static_cast<std::uint8_t>(best);
-    else
-      off->pitch = static_cast<std::uint8_t>(best);
-    on.pitch = static_cast<std::uint8_t>(best);
+    // sent under the new pitch, or not at all (emit_note).
+    if (off == plan_.end()) out_pitch_[index(model_pitch_of(on.pitch))] = to;
+    if (best < 0) {
+      on.role = NoteRole::kSilent;  // what it is now: the model heard it, nobody else
+      stats_.silenced.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (off != plan_.end()) off->pitch = to;
+    on.pitch = to;
     stats_.retuned.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -736,6 +741,7 @@ void LiveEngine::emit_note(std::int64_t tick, int pitch, int velocity) noexcept 
   const std::uint8_t sent =
       velocity > 0 ? static_cast<std::uint8_t>(pitch) : out_pitch_[static_cast<std::size_t>(pitch)];
   out_pitch_[static_cast<std::size_t>(pitch)] = static_cast<std::uint8_t>(pitch);
+  if (sent == kRetuneSilence) return;  // it never sounded
   out_.emit(OutputEvent{.time_ns = time_of_tick(tick),
                         .kind = velocity > 0 ? OutputKind::kNoteOn : OutputKind::kNoteOff,
                         .channel = static_cast<std::uint8_t>(settings_->channel - 1),

@@ -94,6 +94,7 @@ struct EngineStats {
   std::atomic<std::uint64_t> notes_out{0};    // note-ons played by nextbeat
   std::atomic<std::uint64_t> cancels{0};      // own part stopped early (performer, mode, panic...)
   std::atomic<std::uint64_t> retuned{0};      // planned notes moved off a clash with a later performer note
+  std::atomic<std::uint64_t> silenced{0};     // ... and those with no pitch near to move to, left silent
   LatencyLog step_ns;                         // per performer event: arrival (callback stamp) -> state updated
   LatencyLog step_compute_ns;                 // per performer event: the model steps alone
   LatencyLog rollout_ns;                      // per predicted beat: the rollout's duration
@@ -238,8 +239,9 @@ class LiveEngine {
   // notes: those from `tick` on that would clash with it move to the nearest
   // pitch (1 or 2 semitones, a chord tone first) that clashes with nothing
   // the performer holds, is allowed by the key and is not nextbeat's already
-  // (kRetune to the outputs). The model keeps what it chose: only the sound
-  // moves (out_pitch_). With chord_follow > 0 only.
+  // (kRetune to the outputs), or, if none does, does not sound. The model
+  // keeps what it chose: only the sound moves (out_pitch_). With
+  // chord_follow > 0 only.
   void avoid_clashes(int pitch, std::int64_t tick) noexcept;
   void reset_out_pitches() noexcept;
 
@@ -300,7 +302,8 @@ class LiveEngine {
   std::vector<OwnEvent> own_pending_;
   std::array<std::int64_t, 128> own_on_since_{};
   // The pitch each of the model's notes sounds at: itself, or where
-  // avoid_clashes moved it, until its note-off is sent (emit_note).
+  // avoid_clashes moved it (kRetuneSilence: nowhere), until its note-off is
+  // sent (emit_note).
   std::array<std::uint8_t, 128> out_pitch_{};
   std::bitset<128> own_silent_;  // those of own_on_since_ that density left silent (fed, never sounding)
   std::vector<OwnEvent> plan_;

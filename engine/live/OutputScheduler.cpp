@@ -84,6 +84,7 @@ void OutputScheduler::retune(const OutputEvent& event, std::int64_t now_ns) noex
   if (retune_pending(pending_, event) || !sounding_[slot_of(event)]) return;
   play(OutputEvent{.time_ns = now_ns, .kind = OutputKind::kNoteOff, .channel = event.channel, .pitch = event.pitch},
        now_ns);
+  if (event.to_pitch == kRetuneSilence) return;  // its pending note-off finds it ended
   play(OutputEvent{.time_ns = now_ns,
                    .kind = OutputKind::kNoteOn,
                    .channel = event.channel,

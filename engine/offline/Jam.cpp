@@ -136,6 +136,7 @@ JamEngineStats& JamEngineStats::operator+=(const JamEngineStats& o) {
   notes_out += o.notes_out;
   cancels += o.cancels;
   retuned += o.retuned;
+  silenced += o.silenced;
   rollout_p50_us = std::max(rollout_p50_us, o.rollout_p50_us);  // pooled: the worst file's
   rollout_p99_us = std::max(rollout_p99_us, o.rollout_p99_us);
   return *this;
@@ -239,6 +240,7 @@ JamRun run_jam(std::unique_ptr<LstmModel> model, const Score& score, const JamOp
   run.engine.notes_out = s.notes_out.load();
   run.engine.cancels = s.cancels.load();
   run.engine.retuned = s.retuned.load();
+  run.engine.silenced = s.silenced.load();
   run.engine.rollout_p50_us = percentile_us(s.rollout_ns.recent(), 0.5);
   run.engine.rollout_p99_us = percentile_us(s.rollout_ns.recent(), 0.99);
 
@@ -311,9 +313,9 @@ std::string format_jam_report(const JamReport& r) {
       std::to_string(r.accompaniment.in_key.of));
   out << "files " << r.files << ", beats " << fixed(r.nextbeat.beats, 0) << "; engine: " << r.engine.beats << " beats, "
       << r.engine.predictions << " rolled out in time, " << r.engine.misses << " deadline misses, "
-      << r.engine.notes_out << " notes (" << r.engine.retuned << " moved off a clash), rollout p50 "
-      << fixed(r.engine.rollout_p50_us, 0) << " us, p99 " << fixed(r.engine.rollout_p99_us, 0) << " us"
-      << (r.files > 1 ? " (the worst file's)" : "") << '\n';
+      << r.engine.notes_out << " notes (" << r.engine.retuned << " moved off a clash, " << r.engine.silenced
+      << " silenced), rollout p50 " << fixed(r.engine.rollout_p50_us, 0) << " us, p99 "
+      << fixed(r.engine.rollout_p99_us, 0) << " us" << (r.files > 1 ? " (the worst file's)" : "") << '\n';
   return out.str();
 }
 
@@ -329,6 +331,7 @@ nlohmann::json to_json(const JamReport& r) {
             {"notes_out", r.engine.notes_out},
             {"cancels", r.engine.cancels},
             {"retuned", r.engine.retuned},
+            {"silenced", r.engine.silenced},
             {"rollout_p50_us", r.engine.rollout_p50_us},
             {"rollout_p99_us", r.engine.rollout_p99_us}}}};
 }

@@ -51,7 +51,8 @@ struct JamEngineStats {
   std::uint64_t misses = 0;       // rollouts past their deadline (the fallback played)
   std::uint64_t notes_out = 0;
   std::uint64_t cancels = 0;
-  std::uint64_t retuned = 0;  // planned notes moved off a clash with a performer note that came after
+  std::uint64_t retuned = 0;   // planned notes moved off a clash with a performer note that came after
+  std::uint64_t silenced = 0;  // ... and left silent, with no pitch near to move to
   double rollout_p50_us = 0;
   double rollout_p99_us = 0;
   JamEngineStats& operator+=(const JamEngineStats& o);

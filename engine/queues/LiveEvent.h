@@ -50,9 +50,11 @@ enum class OutputKind : std::uint8_t {
   // as `to_pitch`, and so is its note-off: the performer's note that came
   // after it was planned would clash with it (LiveEngine::avoid_clashes).
   // Consumed by whoever keeps the timetable (OutputScheduler, the audio
-  // output; engine/queues/Retune.h), never sent on.
+  // output; engine/queues/Retune.h), never sent on. to_pitch
+  // kRetuneSilence: the note does not sound at all (no pitch near fits).
   kRetune,
 };
+inline constexpr std::uint8_t kRetuneSilence = 255;
 
 struct OutputEvent {
   std::int64_t time_ns = 0;  // steady clock: when it must sound

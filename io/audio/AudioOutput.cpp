@@ -163,7 +163,8 @@ struct AudioOutput::Impl {
       if (event.kind == engine::OutputKind::kRetune) {
         if (!engine::retune_pending(pending, event)) {  // it has just sounded: the new pitch from now
           fluid_synth_noteoff(synth.get(), event.channel, event.pitch);
-          fluid_synth_noteon(synth.get(), event.channel, event.to_pitch, event.velocity);
+          if (event.to_pitch != engine::kRetuneSilence)
+            fluid_synth_noteon(synth.get(), event.channel, event.to_pitch, event.velocity);
         }
         continue;
       }

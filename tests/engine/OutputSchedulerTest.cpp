@@ -131,3 +131,30 @@ TEST_CASE("a retune moves a pending note and its note-off; one just played is en
   CHECK(t.sounding() == 0);
   CHECK(q.sounding.empty());
 }
+
+TEST_CASE("a retune to silence: a pending note never sounds, one just played ends now", "[unit][live]") {
+  const OutputEvent silence{
+      .time_ns = 100, .kind = OutputKind::kRetune, .pitch = 61, .velocity = 70, .to_pitch = kRetuneSilence};
+  Recorder r;
+  OutputScheduler s(r);
+  s.add(note(100, true, 61), 0);
+  s.add(note(400, false, 61), 0);
+  s.add(note(200, true, 64), 0);
+  s.add(silence, 50);
+  s.play_due(1000);
+  REQUIRE(r.events.size() == 1);  // only the other note's note-on: no 61 on, no stray 61 off
+  CHECK(r.events[0].pitch == 64);
+
+  Recorder q;
+  OutputScheduler t(q);
+  t.add(note(100, true, 61), 0);
+  t.add(note(400, false, 61), 0);
+  t.play_due(110);
+  t.add(silence, 120);
+  REQUIRE(q.events.size() == 2);
+  CHECK(q.events[1].kind == OutputKind::kNoteOff);
+  CHECK(q.events[1].time_ns == 120);
+  t.play_due(1000);
+  CHECK(q.events.size() == 2);  // its own note-off finds it ended
+  CHECK(t.sounding() == 0);
+}
