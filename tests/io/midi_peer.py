@@ -17,10 +17,17 @@ is installed.
 """
 import sys
 import threading
+import time
 
 import rtmidi
 
 _print_lock = threading.Lock()
+
+# libjack (jackd 1.9.21) now and then cannot open a client on a server that
+# has just answered jack_wait ("JACK server not running?"); it can a moment
+# later. A server that is really gone still fails after these tries.
+_OPEN_TRIES = 10
+_OPEN_WAIT_S = 0.3
 
 
 def say(line):
@@ -30,15 +37,24 @@ def say(line):
         sys.stdout.flush()
 
 
+def open_client(kind, client):
+    for attempt in range(1, _OPEN_TRIES + 1):
+        try:
+            return kind(rtapi=rtmidi.API_UNIX_JACK, name=client)
+        except rtmidi.RtMidiError as error:
+            if attempt == _OPEN_TRIES:
+                raise
+            sys.stderr.write("midi_peer.py: cannot open JACK client %s yet (%s); trying again\n" % (client, error))
+            time.sleep(_OPEN_WAIT_S)
+
+
 def main():
     if len(sys.argv) != 4 or sys.argv[1] not in ("send", "receive"):
         sys.stderr.write(__doc__)
         return 2
     mode, client, port = sys.argv[1:]
-    if mode == "send":
-        midi = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=client)
-    else:
-        midi = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=client)
+    midi = open_client(rtmidi.MidiOut if mode == "send" else rtmidi.MidiIn, client)
+    if mode == "receive":
         midi.ignore_types(sysex=True, timing=False, active_sense=True)
         midi.set_callback(lambda event, _: say(" ".join("%02x" % byte for byte in event[0])))
     midi.open_virtual_port(port)
