@@ -634,7 +634,8 @@ TEST_CASE("a mode switch while playing lands on the next bar line (engine.quanti
     rig.run_until(beat_time(5.3));
     rig.control(Control::kKey, 3);  // D
     rig.control(Control::kKey, 8);  // G, before the bar line: this one lands
-    CHECK(rig.engine->settings().sampling.key == -1);
+    // Until then the default, "auto".
+    CHECK(rig.engine->settings().sampling.key == config::kKeyAuto);
     rig.run_until(beat_time(8));
     CHECK(rig.engine->settings().sampling.key == 7);
     CHECK(applied(*rig.engine).control_beat.at(Control::kKey) == 8);
