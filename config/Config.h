@@ -162,6 +162,9 @@ struct EngineConfig {
   int response_beats = 4;
   Fallback fallback = Fallback::kRest;
   double max_note_beats = 8.0;
+  // Events models: at most this many of nextbeat's notes at once; a new one
+  // ends the one held longest. 0 = no cap.
+  int max_voices = 4;
   // A mode switch, key or scale change or model swap requested while the
   // performer plays lands on the next bar line (beats_per_bar), the next
   // beat, or at once; with nothing playing yet, always at once.

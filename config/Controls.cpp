@@ -107,6 +107,7 @@ constexpr std::array<ControlSpec, kControlCount> kSpecs{{
   {kResponseBeats,     "response_beats",     kInteger, 1,    64,                   "engine.response_beats",      {},         E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::response_beats)},
   {kFallback,          "fallback",           kChoice,  0,    choice_max(kFallbacks), "engine.fallback",          kFallbacks, E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::fallback)},
   {kMaxNoteBeats,      "max_note_beats",     kNumber,  0.25, 64.0,                 "engine.max_note_beats",      {},         E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::max_note_beats)},
+  {kMaxVoices,         "max_voices",         kInteger, 0,    32,                   "engine.max_voices",          {},         E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::max_voices)},
   {kQuantize,          "quantize",           kChoice,  0,    choice_max(kQuantizes), "engine.quantize",          kQuantizes, E::kRead,     NEXTBEAT_FIELD(engine, EngineConfig::quantize)},
   {kTempo,             "tempo",              kNumber,  20.0, 400.0,                "clock.tempo_bpm",            {},         E::kTempo,    NEXTBEAT_FIELD(clock, ClockConfig::tempo_bpm)},
   {kChannel,           "channel",            kInteger, 1,    16,                   "midi.channel",               {},         E::kChannel,  NEXTBEAT_TOP(channel)},

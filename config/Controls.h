@@ -42,6 +42,7 @@ enum class Control : std::uint8_t {
   kResponseBeats,
   kFallback,
   kMaxNoteBeats,
+  kMaxVoices,
   kQuantize,
   kTempo,
   kChannel,

@@ -256,6 +256,7 @@ std::vector<FieldSpec> build_schema() {
       .control("response_beats", &EngineConfig::response_beats)
       .control("fallback", &EngineConfig::fallback)
       .control("max_note_beats", &EngineConfig::max_note_beats)
+      .control("max_voices", &EngineConfig::max_voices)
       .control("quantize", &EngineConfig::quantize);
 
   SectionBuilder<SamplingConfig>(f, "sampling", &Config::sampling)

@@ -31,6 +31,7 @@ struct EvalArgs {
   bool alone = false;          // a model trained with roles: every part its own, no performer
   double prime_beats = 8;
   double beats = 8;
+  int max_voices = engine::GenerateOptions{}.max_voices;
   std::uint64_t seed = 1;
   bool json = false;
 };
@@ -125,6 +126,7 @@ int run_eval(const EvalArgs& a) {
       std::vector<GenerationMetrics> items, reference;
       GenerateOptions options;
       options.beats = a.beats;
+      options.max_voices = a.max_voices;
       for (const auto& sequence : sequences) {
         if (static_cast<int>(items.size()) >= a.generate) break;
         const Score piece = codec->decode(sequence);
@@ -154,6 +156,7 @@ int run_eval(const EvalArgs& a) {
       report["generation"]["prime_beats"] = a.prime_beats;
       report["generation"]["beats"] = a.beats;
       report["generation"]["seed"] = a.seed;
+      report["generation"]["max_voices"] = a.max_voices;
     }
   }
 
@@ -211,6 +214,10 @@ Subcommand add_eval_command(CLI::App& parent) {
   cmd->add_option("--prime-beats", args->prime_beats, "Beats of each piece that prime a continuation")
       ->check(CLI::Range(1.0, 1000.0));
   cmd->add_option("--beats", args->beats, "Beats generated per continuation")->check(CLI::Range(1.0, 1000.0));
+  cmd->add_option("--max-voices", args->max_voices,
+                  "Events models: at most this many generated notes at once, a new one ends the oldest (0 = no cap)")
+      ->check(CLI::Range(0, 32))
+      ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Sampling seed");
   cmd->add_flag("--json", args->json, "Print the report as JSON");
   return {cmd, reporting_errors("eval", [args] { return run_eval(*args); })};

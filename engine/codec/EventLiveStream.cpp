@@ -82,7 +82,8 @@ bool EventLiveStream::roll_out(const LstmModel& model, Sampler& sampler, const R
     encode_note(encoder, e.tick, e.pitch, e.velocity, request.source, steps, feed);
   encode_until(encoder, request.begin, request.source, steps, feed);
 
-  EventRollout rollout(settings_, marks_, request.source, request.max_notes_per_beat, request.max_note_beats);
+  EventRollout rollout(settings_, marks_, request.source, request.max_notes_per_beat, request.max_note_beats,
+                       request.max_voices);
   rollout.time = request.begin;
   rollout.position_offset = position_offset_;
   rollout.on_since = request.on_since;

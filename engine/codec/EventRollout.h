@@ -1,8 +1,8 @@
 // The sampling loop of the events codec, shared by `generate` (many beats at
 // once) and the live engine (one beat before it sounds): sample a token, feed
-// it, let SHIFTs move time, keep notes under max_note_beats and a beat under
-// max_notes_per_beat, and never let a model that stops moving time hang the
-// loop. The caller decides where the steps go (feed) and what a note means
+// it, let SHIFTs move time, keep notes under max_note_beats, a beat under
+// max_notes_per_beat and the notes held at once under max_voices, and never
+// let a model that stops moving time hang the loop. The caller decides where the steps go (feed) and what a note means
 // to it (on_note).
 //
 // Density (Sampler.h, NoteRole in LiveStream.h): the model hears its own
@@ -13,6 +13,13 @@
 // ends: pitches drawn from the model's NOTE_ON probabilities at that point,
 // never one sounding already, and never fed (fed, they made the model hold
 // back: density 2 gave 1.4 times the notes).
+//
+// Voices: a NOTE_ON that would hold more than max_voices notes first ends
+// the note held longest, as a synth steals a voice, and the model is fed
+// that NOTE_OFF before its NOTE_ON, so it knows what still sounds. The
+// events models hold notes longer than their music does (free generation:
+// polyphony 5.9 to 9.9 where the chorales hold 3.8), and a held note they
+// forget muddies every chord after it.
 //
 // Real-time contract: no allocation, no locks (the model step aside).
 // called on: the engine thread (live) or one offline thread.
@@ -35,12 +42,13 @@ namespace nextbeat::engine {
 class EventRollout {
  public:
   EventRollout(const CodecSettings& codec, std::span<const MeterMark> marks, std::uint8_t source,
-               int max_notes_per_beat, double max_note_beats) noexcept
+               int max_notes_per_beat, double max_note_beats, int max_voices = 0) noexcept
       : tpb_(codec.ticks_per_beat),
         position_(codec.ticks_per_beat, marks),
         source_(source),
         max_notes_per_beat_(max_notes_per_beat),
-        max_note_ticks_(std::max<std::int64_t>(1, std::llround(max_note_beats * codec.ticks_per_beat))) {
+        max_note_ticks_(std::max<std::int64_t>(1, std::llround(max_note_beats * codec.ticks_per_beat))),
+        max_voices_(max_voices) {
     layout_.velocity_bins = codec.velocity_bins;
     layout_.max_shift_ticks = codec.max_shift_ticks;
     on_since.fill(-1);
@@ -112,6 +120,7 @@ class EventRollout {
         continue;
       }
       ++tokens_this_tick_;
+      if (max_voices_ > 0 && EventLayout::is_note_on(token)) make_room(EventLayout::pitch_of(token), feed, on_note);
       emit(token, feed);
       if (layout_.is_velocity(token)) {
         velocity_bin = layout_.velocity_bin_of(token);
@@ -152,6 +161,25 @@ class EventRollout {
       if (extra[p]) on_note(to, static_cast<int>(p), 0, NoteRole::kExtra);
   }
 
+  // Before a NOTE_ON of `pitch`: ends the notes held longest (the lowest
+  // first among equals) until it makes at most max_voices_. A retrigger of a
+  // held pitch takes no new voice.
+  template <class Feed, class OnNote>
+  void make_room(int pitch, Feed& feed, OnNote& on_note) {
+    int held = 0;
+    for (std::size_t p = 0; p < on_since.size(); ++p)
+      if (on_since[p] >= 0 && static_cast<int>(p) != pitch) ++held;
+    for (; held >= max_voices_; --held) {
+      int oldest = -1;
+      for (std::size_t p = 0; p < on_since.size(); ++p)
+        if (on_since[p] >= 0 && static_cast<int>(p) != pitch &&
+            (oldest < 0 || on_since[p] < on_since[static_cast<std::size_t>(oldest)]))
+          oldest = static_cast<int>(p);
+      ++tokens_this_tick_;
+      release(oldest, feed, on_note);
+    }
+  }
+
   // A NOTE_ON (already fed) at `time`: sounds, or stays silent (density).
   template <class OnNote>
   void start_note(int pitch, bool sounds, OnNote& on_note) {
@@ -177,6 +205,7 @@ class EventRollout {
   std::uint8_t source_;
   int max_notes_per_beat_;
   std::int64_t max_note_ticks_;
+  int max_voices_;
   int tokens_this_tick_ = 0;
 };
 

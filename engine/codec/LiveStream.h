@@ -70,6 +70,7 @@ struct RolloutRequest {
   std::uint8_t source = 0;                   // of the steps fed
   int max_notes_per_beat = 24;               // events: past this a beat only lets time pass
   double max_note_beats = 8;                 // a note is ended after this long
+  int max_voices = 0;                        // events: a NOTE_ON past this many held ends the oldest; 0 = no cap
   bool release_at_end = false;               // end the notes still sounding at `end` (events: NOTE_OFFs)
 };
 

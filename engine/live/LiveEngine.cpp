@@ -600,6 +600,7 @@ bool LiveEngine::roll_out(std::int64_t beat, std::int64_t deadline_ns) noexcept 
   request.source = self_source_;
   request.max_notes_per_beat = kMaxNotesPerBeat;
   request.max_note_beats = settings_->engine.max_note_beats;
+  request.max_voices = settings_->engine.max_voices;
   plan_.clear();
   const double velocity_scale = settings_->sampling.velocity_scale;
   // The rollout steps a copy of the state (restored below): not counted in model_steps.

@@ -119,6 +119,7 @@ Continuation continue_score(LstmModel& model, const Codec& codec, const Score& p
   request.source = generated_by;
   request.max_notes_per_beat = o.max_notes_per_beat;
   request.max_note_beats = o.max_note_beats;
+  request.max_voices = o.max_voices;
   request.release_at_end = true;
   // The notes are decoded from the steps afterwards (finish), with what on_note heard.
   Heard heard;
@@ -157,6 +158,12 @@ std::vector<Step> self_sampled_steps(LstmModel& model, int count, std::uint64_t 
     model.step(s);
   }
   return steps;
+}
+
+Score prime_for(const LstmModel& model, Score prime) {
+  if (model.spec().plays_alone)
+    for (auto& n : prime.notes) n.source = generated_source(model);
+  return prime;
 }
 
 }  // namespace nextbeat::engine

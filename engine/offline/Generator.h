@@ -16,6 +16,7 @@ struct GenerateOptions {
   SamplingControls controls;
   double velocity_scale = 1.0;  // applied to the generated notes' velocities
   double max_note_beats = 8.0;  // a generated note is ended after this long
+  int max_voices = 4;           // events: a note past this many held ends the oldest; 0 = no cap
   int max_notes_per_beat = 24;  // events: past this, the beat only lets time pass
 };
 
@@ -27,6 +28,12 @@ struct Continuation {
 };
 
 Continuation continue_score(LstmModel& model, const Codec& codec, const Score& prime, const GenerateOptions& options);
+
+// The prime as `nextbeat generate` continues it: a model that plays alone
+// (ModelSpec::plays_alone) hears it as its own part and carries it on, as
+// live in continue mode; any other model hears it as the performer's (a
+// roles model then continues its accompaniment).
+Score prime_for(const LstmModel& model, Score prime);
 
 // `count` steps the model plays from a reset, sampled from itself with
 // default controls and `seed`, positions moving on the grid (4 beats a bar):

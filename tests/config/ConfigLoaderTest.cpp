@@ -149,6 +149,7 @@ TEST_CASE("every key of the non-defaults file is read", "[unit][config]") {
   CHECK(c.clock.link_latency_ms == 12.5);
   CHECK(c.engine.mode == Mode::kCallResponse);
   CHECK(c.engine.quantize == Quantize::kBeat);
+  CHECK(c.engine.max_voices == 6);
   CHECK(c.session.record);
   CHECK(c.session.record_dir == "/var/lib/nextbeat/takes");
   CHECK(c.sampling.key == 6);  // F#
