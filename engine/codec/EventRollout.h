@@ -2,8 +2,8 @@
 // once) and the live engine (one beat before it sounds): sample a token, feed
 // it, let SHIFTs move time, keep notes under max_note_beats, a beat under
 // max_notes_per_beat and the notes held at once under max_voices, and never
-// let a model that stops moving time hang the loop. The caller decides where the steps go (feed) and what a note means
-// to it (on_note).
+// let a model that stops moving time hang the loop. The caller decides where
+// the steps go (feed) and what a note means to it (on_note).
 //
 // Density (Sampler.h, NoteRole in LiveStream.h): the model hears its own
 // part as it samples it, so it keeps its own rate. A NOTE_ON that the sampler
