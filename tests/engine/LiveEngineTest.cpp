@@ -209,7 +209,7 @@ TEST_CASE("a rollout that misses its deadline is dropped, the fallback plays and
     Rig rig(c);
     rig.play_phrase(4);
     const auto predictions = rig.engine->stats().predictions.load();
-    rig.clock.cost_per_call(1 * kMs);  // every model step now "takes" over a millisecond
+    rig.clock.cost_per_call(6 * kMs);  // every model step now "takes" more than the budget
     const std::int64_t slow_from = rig.clock.t();
     rig.run_until(rig.clock.t() + 3'000 * kMs);
     rig.clock.cost_per_call(0);
@@ -226,7 +226,7 @@ TEST_CASE("a rollout that misses its deadline is dropped, the fallback plays and
     Rig rig(c);
     rig.play_phrase(4);
     REQUIRE(rig.engine->stats().predictions > 0);
-    rig.clock.cost_per_call(1 * kMs);
+    rig.clock.cost_per_call(6 * kMs);
     const std::int64_t slow_from = rig.clock.t();
     rig.run_until(rig.clock.t() + 3'000 * kMs);
     rig.clock.cost_per_call(0);
@@ -455,7 +455,7 @@ TEST_CASE("fallbacks: repeat replays the last beat shifted and hold keeps notes 
     c.engine.fallback = config::Fallback::kRepeat;
     Rig rig(c);
     rig.play_phrase(4);
-    rig.clock.cost_per_call(1 * kMs);  // every rollout now misses its deadline
+    rig.clock.cost_per_call(6 * kMs);  // every rollout now misses its deadline, even one of a single step
     const std::int64_t slow_from = rig.clock.t();
     rig.run_until(rig.clock.t() + 3'000 * kMs);
     rig.clock.cost_per_call(0);
@@ -471,7 +471,7 @@ TEST_CASE("fallbacks: repeat replays the last beat shifted and hold keeps notes 
     c.engine.max_note_beats = 1.5;
     Rig rig(c);
     rig.play_phrase(4);
-    rig.clock.cost_per_call(1 * kMs);
+    rig.clock.cost_per_call(6 * kMs);
     const std::int64_t slow_from = rig.clock.t();
     const std::size_t before = rig.recorder.events.size();
     rig.run_until(rig.clock.t() + 3'000 * kMs);
