@@ -36,6 +36,7 @@ struct TrainArgs {
   std::string performer_part;
   bool solo_copies = false;
   bool rotate_parts = false;
+  bool off_grid_performer = false;
   std::vector<std::string> include;
   bool no_informed_init = false;
   engine::TrainOptions options;
@@ -162,6 +163,10 @@ int run_train(TrainArgs& a) {
     std::cerr << "nextbeat train: --solo-copies needs --roles (without roles every part is already the model's)\n";
     return 2;
   }
+  if (a.off_grid_performer && !a.roles) {
+    std::cerr << "nextbeat train: --off-grid-performer needs --roles (without roles there is no performer)\n";
+    return 2;
+  }
   if (spec.roles && (!tokens || !spec.position_inputs)) {
     std::cerr << "nextbeat train: --roles needs the events codec and the source embedding (no --no-position-inputs)\n";
     return 2;
@@ -174,6 +179,7 @@ int run_train(TrainArgs& a) {
   dataset_options.valid_fraction = a.valid_fraction;
   dataset_options.include = a.include;
   dataset_options.rotate_parts = a.rotate_parts;
+  dataset_options.off_grid_performer = a.off_grid_performer;
   if (a.solo_copies) dataset_options.solo = DatasetOptions::Solo::kAlso;
   if (a.roles) {
     try {
@@ -200,7 +206,8 @@ int run_train(TrainArgs& a) {
   if (dataset_options.roles) {
     o.provenance["roles"] = {{"performer_part", describe(*dataset_options.roles)},
                              {"rotate_parts", a.rotate_parts},
-                             {"solo_copies", a.solo_copies}};
+                             {"solo_copies", a.solo_copies},
+                             {"off_grid_performer", a.off_grid_performer}};
   }
 
   ProgressReporter reporter(isatty(STDERR_FILENO) != 0, o.log_every);
@@ -255,6 +262,10 @@ Subcommand add_train_command(CLI::App& parent) {
   cmd->add_flag("--solo-copies", args->solo_copies,
                 "With --roles, also read each file once with every part nextbeat's, so that the model plays "
                 "alone too (generate; continue and call-response after the performer stops)");
+  cmd->add_flag("--off-grid-performer", args->off_grid_performer,
+                "With --roles, move the performer's part of half the train files off the beat grid (one offset "
+                "up to half a beat per file, up to 0.1 beat of jitter per note), so that the model keeps playing "
+                "when the performer does not share nextbeat's beat");
   cmd->add_option("--include", args->include,
                   "Only music files whose path below a directory or archive input matches one of these globs "
                   "(e.g. '*/midi/*.mid')");

@@ -6,6 +6,12 @@
 # the Nottingham lead sheets (midi/: the melody is the performer, the chords
 # nextbeat's; jukedeck's files are GPLv3, the tunes traditional).
 #
+# Augmentation: five transpositions either way; --solo-copies (each file also
+# with every part nextbeat's, so that the model plays alone too); and
+# --off-grid-performer (half the train files have the performer's part moved
+# off the beat grid, so that the model keeps playing when the performer does
+# not share nextbeat's beat).
+#
 # The model learns nextbeat's own time (ModelSpec::own_time): at every step
 # its target is nextbeat's next event, across the performer's notes.
 #
@@ -20,4 +26,4 @@ exec "$nextbeat" train --data "$shared/jsb_chorales/jsb-chorales-16th-satb-midi.
   "$shared/nottingham/nottingham-jukedeck-trainvalid.tar.gz" \
   --include 'jsb-chorales-16th-satb-midi/*.mid' --include '*/midi/*.mid' --roles \
   --codec events --out "$out" --embed 256 --hidden 256 --layers 2 --dropout 0.3 --batch 16 --window 256 \
-  --lr 3e-3 --epochs "${EPOCHS:-10}" --patience 4 --transpose 5 --seed 1 --threads 2 "$@"
+  --solo-copies --off-grid-performer --lr 3e-3 --epochs "${EPOCHS:-10}" --patience 4 --transpose 5 --seed 1 --threads 2 "$@"

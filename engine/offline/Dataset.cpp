@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -194,15 +195,30 @@ class Loader {
     }
     const PartMatcher chosen(score, *options_.roles);
     assign_roles(score, *options_.roles);
-    add(codec_.encode(score), where, path);
+    add_with_performer(score, where, path, -1);
     if (!options_.rotate_parts || where != Split::kTrain) return;
     for (const int track : tracks) {
       const bool already = std::any_of(score.notes.begin(), score.notes.end(),
                                        [&](const Note& n) { return n.track == track && chosen(n); });
       if (already) continue;
       assign_roles(score, {PartChoice::By::kTrack, track, {}});
-      add(codec_.encode(score), where, path);
+      add_with_performer(score, where, path, track);
     }
+  }
+
+  // A copy with roles assigned; off_grid_performer moves the performer of
+  // half the train copies (`part`: the rotated performer's track, -1 first),
+  // chosen by a hash of the file name (an ABC tune's "name.abc #N") and part.
+  void add_with_performer(const Score& score, Split where, const fs::path& path, int part) {
+    const fs::path name = fs::path(score.source.empty() ? path.string() : score.source).filename();
+    const std::uint64_t seed = stable_hash(name.string() + "#" + std::to_string(part));
+    if (!options_.off_grid_performer || where != Split::kTrain || (seed >> 63) == 0) {
+      add(codec_.encode(score), where, path);
+      return;
+    }
+    Score moved = score;
+    move_performer_off_grid(moved, seed);
+    add(codec_.encode(moved), where, path);
   }
 
   void json(const fs::path& path) {
@@ -302,6 +318,20 @@ class Loader {
 };
 
 }  // namespace
+
+void move_performer_off_grid(Score& score, std::uint64_t seed) {
+  std::mt19937_64 random(seed);
+  // Uniform in [0, 1) from the top 53 bits: the same on every library.
+  const auto unit = [&random] { return static_cast<double>(random() >> 11) * 0x1.0p-53; };
+  constexpr double kJitterBeats = 0.1;
+  const double offset = unit() - 0.5;
+  for (Note& note : score.notes) {
+    if (note.source != kPerformerRole) continue;
+    const double duration = note.end_beat - note.start_beat;
+    note.start_beat = std::max(0.0, note.start_beat + offset + (2 * unit() - 1) * kJitterBeats);
+    note.end_beat = note.start_beat + duration;
+  }
+}
 
 std::uint64_t stable_hash(std::string_view text) noexcept {
   std::uint64_t hash = 0xcbf29ce484222325ULL;

@@ -46,6 +46,12 @@ struct DatasetOptions {
   //   kOnly  each file is read that way only (eval --alone: the model alone).
   enum class Solo : std::uint8_t { kNone, kAlso, kOnly };
   Solo solo = Solo::kNone;
+  // With roles: half of the train copies with a performer (by a stable hash
+  // of the file's name and the performer's part) get that part moved off the beat
+  // grid by move_performer_off_grid (train --off-grid-performer), so that the
+  // model keeps playing when the performer is not on nextbeat's beat: an
+  // internal clock the performer does not share. Valid and test files stay.
+  bool off_grid_performer = false;
   // Shell globs (fnmatch, '*' crosses '/') over music files' paths below a
   // directory or archive input ("*/midi/*.mid"); empty: every music file.
   std::vector<std::string> include;
@@ -76,6 +82,12 @@ enum class Split { kTrain, kValid, kTest };
 // options.strict, for the first file that fails to load.
 Dataset load_dataset(const std::vector<std::filesystem::path>& inputs, const Codec& codec,
                      const DatasetOptions& options = {});
+
+// The performer's notes (Note::source == kPerformerRole) of `score` moved by
+// one offset for the whole part, in [-0.5, 0.5) beats, plus a jitter of up to
+// +-0.1 beat per note, both drawn from `seed` (same seed, same moves);
+// durations kept, a start before beat 0 clamped to 0. nextbeat's notes stay.
+void move_performer_off_grid(Score& score, std::uint64_t seed);
 
 // FNV-1a 64-bit: the same on every machine and every run.
 std::uint64_t stable_hash(std::string_view text) noexcept;

@@ -1,6 +1,7 @@
 // load_dataset: splits by file (directory names, else a stable hash), archives,
 // piano-roll JSON with either codec, skipped files; and transposition.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -379,4 +380,75 @@ TEST_CASE("dataset: include globs keep only the matching music files below an in
   const Dataset data = load_dataset({tree.root}, codec, options);
   REQUIRE(data.train.size() == 1);
   CHECK(data.train.front().source.ends_with("train/midi/a.mid"));
+}
+
+TEST_CASE("move_performer_off_grid: one offset for the part, a small jitter per note, nextbeat's notes stay") {
+  Score duo = two_parts();
+  for (Note& note : duo.notes) {
+    note.source = note.track == 0 ? kPerformerRole : kAccompanimentRole;
+    note.start_beat += 4;  // clear of the clamp at beat 0
+    note.end_beat += 4;
+  }
+  double lowest = 1, highest = -1;
+  for (std::uint64_t seed = 0; seed < 200; ++seed) {
+    Score moved = duo;
+    move_performer_off_grid(moved, seed);
+    Score again = duo;
+    move_performer_off_grid(again, seed);
+    CHECK(moved.notes == again.notes);
+    REQUIRE(moved.notes.size() == duo.notes.size());
+    double first_shift = 0, min_shift = 1, max_shift = -1;
+    for (std::size_t i = 0; i < duo.notes.size(); ++i) {
+      const Note& before = duo.notes[i];
+      const Note& after = moved.notes[i];
+      if (before.source == kAccompanimentRole) {
+        CHECK(after == before);
+        continue;
+      }
+      CHECK(after.end_beat - after.start_beat == Approx(before.end_beat - before.start_beat));
+      const double shift = after.start_beat - before.start_beat;
+      if (min_shift > max_shift) first_shift = shift;
+      min_shift = std::min(min_shift, shift);
+      max_shift = std::max(max_shift, shift);
+    }
+    CHECK(max_shift - min_shift <= 0.2 + 1e-9);  // one offset, up to 0.1 beat of jitter either way
+    CHECK(std::abs(first_shift) <= 0.6 + 1e-9);
+    lowest = std::min(lowest, first_shift);
+    highest = std::max(highest, first_shift);
+  }
+  CHECK(lowest < -0.4);  // offsets reach both ways, about half a beat
+  CHECK(highest > 0.4);
+}
+
+TEST_CASE("dataset: off_grid_performer moves the performer of about half the train files, no valid file") {
+  TempTree tree;
+  for (int i = 0; i < 16; ++i) tree.score("train/duo" + std::to_string(i) + ".mid", two_parts());
+  tree.score("valid/duo.mid", two_parts());
+  const EventCodec codec(CodecSettings{});
+  DatasetOptions options;
+  options.roles = parse_part_choice("name:Melody");
+  const Dataset plain = load_dataset({tree.root}, codec, options);
+  options.off_grid_performer = true;
+  const Dataset moved = load_dataset({tree.root}, codec, options);
+  REQUIRE(plain.train.size() == 16);
+  REQUIRE(moved.train.size() == 16);
+  REQUIRE(moved.valid.size() == 1);
+  CHECK(moved.valid.front().steps == plain.valid.front().steps);
+  int changed = 0;
+  for (std::size_t i = 0; i < 16; ++i) {
+    changed += moved.train[i].steps != plain.train[i].steps;
+    // nextbeat's part is the same music: the same NOTE_ONs of source 1, in order.
+    const auto own_notes = [](const EncodedSequence& sequence) {
+      std::vector<int> pitches;
+      for (const Step& s : sequence.steps) {
+        if (EventLayout::is_note_on(s.token) && s.source == kAccompanimentRole) {
+          pitches.push_back(EventLayout::pitch_of(s.token));
+        }
+      }
+      return pitches;
+    };
+    CHECK(own_notes(moved.train[i]) == own_notes(plain.train[i]));
+  }
+  CHECK(changed >= 4);
+  CHECK(changed <= 12);
 }
