@@ -215,8 +215,9 @@ void LiveEngine::feed_own_until(std::int64_t tick) noexcept {
 }
 
 std::uint8_t LiveEngine::performer_source() const noexcept {
-  return model_->spec().plays_alone && settings_->engine.mode == config::Mode::kContinue ? kRolesSelfSource
-                                                                                         : kPerformerSource;
+  const config::Mode mode = settings_->engine.mode;
+  const bool alone = mode == config::Mode::kContinue || mode == config::Mode::kCallResponse;
+  return model_->spec().plays_alone && alone ? kRolesSelfSource : kPerformerSource;
 }
 
 void LiveEngine::remember(std::int64_t tick, int pitch, int velocity, bool own) noexcept {

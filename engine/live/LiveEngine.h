@@ -140,7 +140,8 @@ class LiveEngine {
   // In continue mode too: fed as the performer's, its own notes would be
   // answered as if they were the melody, while what it predicts is still
   // its part (self_source()). A roles model that plays alone hears the
-  // performer's notes as its own in continue mode (performer_source()).
+  // performer's notes as its own in continue and call-response modes
+  // (performer_source()): it plays in their pauses, alone.
   static constexpr std::uint8_t kPerformerSource = 0;
   static constexpr std::uint8_t kRolesSelfSource = 1;
   static constexpr int kMaxNotesPerBeat = 24;
@@ -194,8 +195,8 @@ class LiveEngine {
   // The source nextbeat's own notes are fed as, for the model now in use.
   std::uint8_t self_source() const noexcept { return self_source_; }
   // The source the performer's notes are fed as: kPerformerSource, but
-  // kRolesSelfSource in continue mode with a model that plays alone
-  // (ModelSpec::plays_alone).
+  // kRolesSelfSource in continue and call-response modes with a model that
+  // plays alone (ModelSpec::plays_alone).
   std::uint8_t performer_source() const noexcept;
   // Listening to harmony (KeyFinder.h): the performer's key as estimated
   // (followed when sampling.key = "auto") and the chord estimated at the last

@@ -47,10 +47,12 @@ struct ModelSpec {
   bool own_time = false;
   // Roles, and trained as well on every part as nextbeat's with no performer
   // (train --solo-copies): the model plays alone too, as a model without
-  // roles does. Live, in continue mode, the performer's notes are fed as its
-  // own (source 1): continue plays on in the performer's style, so it goes
-  // on with their music as if it had played it, the way it learned to play
-  // alone. Without it, a roles model only ever accompanies.
+  // roles does. Live, in continue and call-response modes, the performer's
+  // notes are fed as its own (source 1): both play in the performer's pauses,
+  // alone, so it goes on with their music as if it had played it, the way it
+  // learned to play alone; heard as a performer who stopped, they drew an
+  // accompaniment that waits (call-response answered nothing for seeds 1-3,
+  // ControlResponseTest "mode"). Without it, a roles model only accompanies.
   bool plays_alone = false;
   int output_size() const { return input_size; }
   bool operator==(const ModelSpec&) const = default;
