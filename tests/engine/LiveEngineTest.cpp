@@ -127,28 +127,29 @@ TEST_CASE("accompany plays every beat alongside the performer", "[unit][live]") 
   CHECK(rig.recorder.sounding.empty());
 }
 
-TEST_CASE("default:accompany plays along at the accompaniment's pace, not the melody's", "[unit][live]") {
-  // Over the same 16-beat melody (quarter notes), three seeds each.
-  const auto notes_per_beat = [](const char* model) {
-    std::size_t notes = 0;
-    for (const std::int64_t seed : {1, 2, 3}) {
-      auto c = base_config(config::Mode::kAccompany);
-      c.sampling.seed = seed;
-      Rig rig(c, model);
-      rig.play_phrase(2);
-      const std::size_t from = rig.recorder.events.size();
-      rig.play_phrase(16);
-      notes += rig.own_notes_since(from);
-      rig.drain();
-      CHECK(rig.recorder.sounding.empty());
-    }
-    return static_cast<double>(notes) / (3 * 16);
-  };
-  const double accompany = notes_per_beat("default:accompany");
-  const double events = notes_per_beat("default:events");
-  INFO("notes per beat: default:accompany " << accompany << ", default:events " << events);
-  CHECK(accompany > 0.25);           // it plays along
-  CHECK(accompany < events * 0.75);  // measured 2026-12: 2.65 against 4.27 (seeds 1-3)
+TEST_CASE("default:events plays along at the accompaniment's pace, not the melody's", "[unit][live]") {
+  // Over the same 16-beat melody (quarter notes), three seeds. A model
+  // trained without roles strikes at the melody's rate and more (the
+  // chorale-only default until 2026-12: 4.27 notes a beat); the roles model
+  // plays at its accompaniment's (3.0 here, 2026-12; in `jam` 2.83 under
+  // chorale sopranos whose lower voices play 2.46, 1.06 under folk melodies
+  // whose chords play 1.30).
+  std::size_t notes = 0;
+  for (const std::int64_t seed : {1, 2, 3}) {
+    auto c = base_config(config::Mode::kAccompany);
+    c.sampling.seed = seed;
+    Rig rig(c, "default:events");
+    rig.play_phrase(2);
+    const std::size_t from = rig.recorder.events.size();
+    rig.play_phrase(16);
+    notes += rig.own_notes_since(from);
+    rig.drain();
+    CHECK(rig.recorder.sounding.empty());
+  }
+  const double per_beat = static_cast<double>(notes) / (3 * 16);
+  INFO("notes per beat: " << per_beat);
+  CHECK(per_beat > 0.25);  // it plays along
+  CHECK(per_beat < 3.6);
 }
 
 TEST_CASE("accompany: a planned note that would clash with the performer's new note moves off it", "[unit][live]") {

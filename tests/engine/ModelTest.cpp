@@ -416,13 +416,19 @@ TEST_CASE("bundled models are found by name", "[unit][model]") {
     CHECK_THROWS_WITH(resolve_model_path(name), Catch::Contains("a word of a-z, 0-9, _ and -"));
 }
 
-TEST_CASE("default:accompany is a roles model with nextbeat's own time", "[unit][model]") {
-  const LstmModel model = LstmModel::load(resolve_model_path("default:accompany"));
+TEST_CASE("default:events is a roles model that plays alone too; default:accompany names it", "[unit][model]") {
+  const LstmModel model = LstmModel::load(resolve_model_path("default:events"));
   CHECK(model.spec().roles);
   CHECK(model.spec().own_time);
+  CHECK(model.spec().plays_alone);
   CHECK(model.spec().codec.kind == CodecKind::kEvents);
   CHECK(model.parameter_count() < 3'000'000);
-  CHECK(model.provenance()["command"].get<std::string>().find("--roles") != std::string::npos);
+  const std::string command = model.provenance()["command"].get<std::string>();
+  for (const char* option : {"--roles", "--solo-copies", "--off-grid-performer"}) {
+    INFO(option);
+    CHECK(command.find(option) != std::string::npos);
+  }
+  CHECK(resolve_model_path("default:accompany") == resolve_model_path("default:events"));
 }
 
 TEST_CASE("the bundled models load by name and continue a prime", "[unit][model]") {
