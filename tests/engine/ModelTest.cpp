@@ -416,7 +416,7 @@ TEST_CASE("bundled models are found by name", "[unit][model]") {
     CHECK_THROWS_WITH(resolve_model_path(name), Catch::Contains("a word of a-z, 0-9, _ and -"));
 }
 
-TEST_CASE("default:events is a roles model that plays alone too; default:accompany names it", "[unit][model]") {
+TEST_CASE("default:events is a roles model that plays alone too, and default:accompany names it", "[unit][model]") {
   const LstmModel model = LstmModel::load(resolve_model_path("default:events"));
   CHECK(model.spec().roles);
   CHECK(model.spec().own_time);
