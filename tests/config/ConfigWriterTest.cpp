@@ -72,7 +72,7 @@ void write_text(const fs::path& path, std::string_view text) {
 
 }  // namespace
 
-TEST_CASE("MIDI-learn writes the [cc] table back and keeps the rest of the file", "[unit][config]") {
+TEST_CASE("MIDI-learn writes the cc table back and keeps the rest of the file", "[unit][config]") {
   const std::string file =
       "# my rig\n[sampling]\ntemperature = 0.9  # warm\n\n[cc]  # knobs\ntemperature = 21\n# old\n\n[log]\nlevel = "
       "\"debug\"\n";

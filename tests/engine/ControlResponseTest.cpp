@@ -328,7 +328,7 @@ std::size_t distinct_continuations(SamplingControls c, std::vector<std::uint64_t
 
 }  // namespace
 
-TEST_CASE("top_k and top_p: fewer choices, fewer pitch classes; at the limit every seed plays the same",
+TEST_CASE("top_k and top_p: fewer choices, fewer pitch classes, at the limit every seed plays the same",
           "[unit][controls]") {
   SamplingControls c;
   const Take all = generate("default:events", c);
@@ -439,7 +439,7 @@ TEST_CASE("pitch_min and pitch_max: every note in the range", "[unit][controls]"
   }
 }
 
-TEST_CASE("seed: another seed, another continuation; the same seed, the same", "[unit][controls]") {
+TEST_CASE("seed: another seed, another continuation, the same seed, the same", "[unit][controls]") {
   SamplingControls c;
   const auto pitches = [](const Take& t) {
     std::vector<std::pair<double, int>> out;

@@ -298,7 +298,7 @@ std::size_t steps_with_source(const EncodedSequence& sequence, std::uint8_t sour
 
 }  // namespace
 
-TEST_CASE("dataset: with roles the performer's part is source 0 and the rest 1; one-part files are skipped") {
+TEST_CASE("dataset: with roles the performer's part is source 0 and the rest 1, one-part files are skipped") {
   TempTree tree;
   tree.score("train/duo.mid", two_parts());
   tree.midi("train/solo.mid");

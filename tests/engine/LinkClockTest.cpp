@@ -115,7 +115,7 @@ TEST_CASE("a peer's tempo change is followed at the next turn, the beat continuo
   CHECK(!again.jumped);
 }
 
-TEST_CASE("a move of the session's beat is a jump; start/stop sync stops and starts the clock", "[unit][link]") {
+TEST_CASE("a move of the session's beat is a jump, start/stop sync stops and starts the clock", "[unit][link]") {
   FakeLink link(120, 0);
   BeatClock clock(120, kT0);
   clock.use_link(&link, 0, kT0);
@@ -263,7 +263,7 @@ TEST_CASE("the engine follows a peer's tempo change within a beat and echoes it"
   }
 }
 
-TEST_CASE("a tempo set over OSC on Link is proposed to the session; start/stop sync stops the beats",
+TEST_CASE("a tempo set over OSC on Link is proposed to the session, start/stop sync stops the beats",
           "[unit][link][live]") {
   FakeLink link(90, 0);
   LinkRig rig(link_config(), link);

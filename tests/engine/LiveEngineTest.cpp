@@ -643,7 +643,7 @@ TEST_CASE("a mode switch while playing lands on the next bar line (engine.quanti
   }
 }
 
-TEST_CASE("a model swap while playing lands on the next bar line; the old parts come back then", "[unit][live]") {
+TEST_CASE("a model swap while playing lands on the next bar line, the old parts come back then", "[unit][live]") {
   auto c = base_config(config::Mode::kAccompany);
   const auto pianoroll = [] {
     return prepare_model_swap(std::make_unique<LstmModel>(LstmModel::load(resolve_model_path("default:pianoroll"))));

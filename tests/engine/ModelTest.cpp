@@ -535,7 +535,7 @@ TEST_CASE("with own time every step learns nextbeat's next event, and a SHIFT is
   CHECK(batch.inputs.source[0][8].item<std::int64_t>() == 1);  // its OFF48 keeps its source
 }
 
-TEST_CASE("a model file records whether it was trained with roles; a file from before roles has none",
+TEST_CASE("a model file records whether it was trained with roles, a file from before roles has none",
           "[unit][model]") {
   ModelSpec spec = small_spec(CodecKind::kEvents, HeadKind::kSoftmax);
   spec.roles = true;

@@ -50,7 +50,7 @@ TEST_CASE("a cancel drops what is pending and ends what sounds", "[unit][live]")
   CHECK(r.events[1].pitch == 60);
 }
 
-TEST_CASE("a retrigger ends the sounding note first; a stray note-off is not sent", "[unit][live]") {
+TEST_CASE("a retrigger ends the sounding note first, a stray note-off is not sent", "[unit][live]") {
   Recorder r;
   OutputScheduler s(r);
   s.add(note(100, true, 60), 0);
@@ -64,7 +64,7 @@ TEST_CASE("a retrigger ends the sounding note first; a stray note-off is not sen
   CHECK(s.sounding() == 0);
 }
 
-TEST_CASE("after a stall, stale note-ons and beats are skipped and counted; note-offs play", "[unit][live]") {
+TEST_CASE("after a stall, stale note-ons and beats are skipped and counted, note-offs play", "[unit][live]") {
   Recorder r;
   OutputScheduler s(r);
   constexpr std::int64_t kMs = 1'000'000;
@@ -84,7 +84,7 @@ TEST_CASE("after a stall, stale note-ons and beats are skipped and counted; note
   CHECK(s.sounding() == 1);
 }
 
-TEST_CASE("a retune moves a pending note and its note-off; one just played is ended and restarted", "[unit][live]") {
+TEST_CASE("a retune moves a pending note and its note-off, one just played is ended and restarted", "[unit][live]") {
   const auto retune = [](std::int64_t t, int from, int to) {
     return OutputEvent{.time_ns = t,
                        .kind = OutputKind::kRetune,

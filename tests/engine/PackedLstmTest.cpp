@@ -248,7 +248,7 @@ TEST_CASE("a packed step does not allocate", "[unit][packed]") {
   }
 }
 
-TEST_CASE("model.device: auto and cpu step on the packed CPU path without a GPU; cuda falls back", "[unit][packed]") {
+TEST_CASE("model.device: auto and cpu step on the packed CPU path without a GPU, cuda falls back", "[unit][packed]") {
   LstmModel model = LstmModel::load(resolve_model_path("default:events"));
   const auto line_cuda = model.prepare_inference(config::Device::kCuda, config::PrecisionSetting::kFloat32);
   if (runtime_info().cuda_available) {
