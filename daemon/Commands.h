@@ -57,6 +57,10 @@ struct Subcommand {
 // "nextbeat NAME: what" on stderr and exit status 1.
 std::function<int()> reporting_errors(std::string name, std::function<int()> run);
 
+// --max-voices of eval and generate (GenerateOptions::max_voices, the live
+// engine's engine.max_voices), with its default shown.
+void add_max_voices_option(CLI::App& cmd, int& max_voices);
+
 Subcommand add_train_command(CLI::App& parent);     // TrainCommand.cpp
 Subcommand add_eval_command(CLI::App& parent);      // EvalCommand.cpp
 Subcommand add_generate_command(CLI::App& parent);  // GenerateCommand.cpp

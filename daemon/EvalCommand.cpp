@@ -214,10 +214,7 @@ Subcommand add_eval_command(CLI::App& parent) {
   cmd->add_option("--prime-beats", args->prime_beats, "Beats of each piece that prime a continuation")
       ->check(CLI::Range(1.0, 1000.0));
   cmd->add_option("--beats", args->beats, "Beats generated per continuation")->check(CLI::Range(1.0, 1000.0));
-  cmd->add_option("--max-voices", args->max_voices,
-                  "Events models: at most this many generated notes at once, a new one ends the oldest (0 = no cap)")
-      ->check(CLI::Range(0, 32))
-      ->capture_default_str();
+  add_max_voices_option(*cmd, args->max_voices);
   cmd->add_option("--seed", args->seed, "Sampling seed");
   cmd->add_flag("--json", args->json, "Print the report as JSON");
   return {cmd, reporting_errors("eval", [args] { return run_eval(*args); })};

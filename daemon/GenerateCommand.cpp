@@ -116,10 +116,7 @@ Subcommand add_generate_command(CLI::App& parent) {
       ->check(CLI::Range(0.0, 4.0));
   cmd->add_option("--pitch-min", c.pitch_min, "Lowest pitch")->check(CLI::Range(0, 127));
   cmd->add_option("--pitch-max", c.pitch_max, "Highest pitch")->check(CLI::Range(0, 127));
-  cmd->add_option("--max-voices", args->options.max_voices,
-                  "Events models: at most this many generated notes at once, a new one ends the oldest (0 = no cap)")
-      ->check(CLI::Range(0, 32))
-      ->capture_default_str();
+  add_max_voices_option(*cmd, args->options.max_voices);
   cmd->add_option("--seed", c.seed, "Sampling seed (0 = from the clock)");
   cmd->add_option("--soundfont", args->soundfont, "Soundfont for --wav")->check(CLI::ExistingFile);
   cmd->add_option("--program", args->program, "General MIDI program for --wav")->check(CLI::Range(0, 127));

@@ -35,6 +35,13 @@ const std::string& command_line() {
   return g_command_line;
 }
 
+void add_max_voices_option(CLI::App& cmd, int& max_voices) {
+  cmd.add_option("--max-voices", max_voices,
+                 "Events models: at most this many generated notes at once, a new one ends the oldest (0 = no cap)")
+      ->check(CLI::Range(0, 32))
+      ->capture_default_str();
+}
+
 std::function<int()> reporting_errors(std::string name, std::function<int()> run) {
   return [name = std::move(name), run = std::move(run)] {
     try {

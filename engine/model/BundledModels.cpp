@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "config/BundledModelNames.h"
 #include "engine/model/ModelFile.h"
 
 namespace nextbeat::engine {
@@ -28,10 +29,7 @@ std::filesystem::path resolve_model_path(std::string_view name) {
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
   });
   if (!plain) throw ModelFileError(std::string(name) + ": a bundled model's name is a word of a-z, 0-9, _ and -");
-  // default:accompany was a second model, trained with roles, until
-  // default:events became one that plays along and alone (2026-12): the name
-  // stays, for the configs and OSC messages that use it.
-  const std::string file = std::string(bare == "accompany" ? "events" : bare) + ".nbm";
+  const std::string file = std::string(config::bundled_model_target(name).substr(kPrefix.size())) + ".nbm";
   std::vector<fs::path> dirs;
   if (const char* env = std::getenv("NEXTBEAT_MODEL_DIR")) dirs.emplace_back(env);
   dirs.emplace_back(NEXTBEAT_INSTALL_MODEL_DIR);
